@@ -1,0 +1,159 @@
+"""Span search and label building over a batch's flat token buffer. numpy only.
+
+A batch of B rows is one flat ``int32`` array of token ids plus ``offsets`` of
+length B + 1 (row r is ``flat[offsets[r]:offsets[r + 1]]``), the same layout as an
+Arrow ``ListArray``. Nothing here loops over tokens or rows in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+IGNORE_INDEX = -100
+
+
+def row_of(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Row index of each flat position."""
+    return np.searchsorted(offsets, positions, side="right") - 1
+
+
+def find_pattern(flat: np.ndarray, offsets: np.ndarray, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start positions (and rows) of every occurrence of ``pattern`` that lies inside one row.
+
+    Candidates are narrowed token by token, so the cost is one pass over the buffer
+    for the first id plus work proportional to the number of candidates.
+
+    Example:
+        >>> find_pattern(np.array([7, 1, 2, 7, 1, 2]), np.array([0, 4, 6]), np.array([7, 1, 2]))
+        (array([0]), array([0]))
+    """
+    k = len(pattern)
+    n = len(flat)
+    if k == 0 or n < k:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    cand = np.flatnonzero(flat[: n - k + 1] == pattern[0])
+    for j in range(1, k):
+        cand = cand[flat[cand + j] == pattern[j]]
+    rows = row_of(cand, offsets)
+    inside = cand + k <= offsets[rows + 1]
+    return cand[inside], rows[inside]
+
+
+@dataclass
+class Spans:
+    """Trained token spans ``[start, stop)`` in flat coordinates, one per assistant turn."""
+
+    start: np.ndarray
+    stop: np.ndarray
+    row: np.ndarray
+
+
+def turn_spans(
+    flat: np.ndarray, offsets: np.ndarray, header: np.ndarray, end: np.ndarray
+) -> tuple[Spans, np.ndarray]:
+    """Find every ``header ... end`` turn; the span covers the content and the end sequence.
+
+    Returns the spans of well-formed turns and a per-row boolean ``broken`` flag for
+    rows where a header has no end in the same row, or a second header opens before
+    the end (the caller sends those rows to the exact path).
+    """
+    n_rows = len(offsets) - 1
+    h_pos, h_row = find_pattern(flat, offsets, header)
+    e_pos, e_row = find_pattern(flat, offsets, end)
+    start = h_pos + len(header)
+    broken = np.zeros(n_rows, dtype=bool)
+    if len(h_pos) == 0:
+        return Spans(start, start.copy(), h_row), broken
+    if len(e_pos) == 0:
+        broken[h_row] = True
+        return Spans(start[:0], start[:0], h_row[:0]), broken
+    j = np.searchsorted(e_pos, start, side="left")
+    jj = np.minimum(j, len(e_pos) - 1)
+    stop = e_pos[jj] + len(end)
+    ok = (j < len(e_pos)) & (e_row[jj] == h_row)
+    # a header opening before the previous turn's end means the end was not where expected
+    overlap = (h_row[1:] == h_row[:-1]) & (h_pos[1:] < stop[:-1])
+    ok[1:] &= ~overlap
+    broken[h_row[~ok]] = True
+    return Spans(start[ok], stop[ok], h_row[ok]), broken
+
+
+def last_per_row(spans: Spans) -> Spans:
+    """Keep only each row's last span (spans are sorted by position)."""
+    if len(spans.row) == 0:
+        return spans
+    last = np.r_[spans.row[1:] != spans.row[:-1], True]
+    return Spans(spans.start[last], spans.stop[last], spans.row[last])
+
+
+def span_mask(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """Boolean mask of length n, True inside any ``[start, stop)`` (spans may not overlap)."""
+    delta = np.bincount(start, minlength=n + 1)[: n + 1].astype(np.int32)
+    delta -= np.bincount(stop, minlength=n + 1)[: n + 1].astype(np.int32)
+    return np.cumsum(delta[:n]) > 0
+
+
+def char_span_mask(
+    tok_start: np.ndarray, tok_end: np.ndarray, span_start: np.ndarray, span_end: np.ndarray
+) -> np.ndarray:
+    """Tokens lying wholly inside a character span ``[span_start, span_end)``.
+
+    All coordinates are global (row character offsets already added) and spans are
+    sorted and disjoint. A token that straddles a span's start is not inside: the
+    header's last character merged with the content's first counts as header.
+    Zero-width tokens (a BOS added by a post-processor) are never inside.
+    """
+    if len(span_start) == 0:
+        return np.zeros(len(tok_start), dtype=bool)
+    i = np.searchsorted(span_start, tok_start, side="right") - 1
+    ii = np.maximum(i, 0)
+    return (i >= 0) & (tok_end <= span_end[ii]) & (tok_end > tok_start)
+
+
+def lengths_to_offsets(lengths: np.ndarray) -> np.ndarray:
+    """``[3, 2] -> [0, 3, 5]`` as int64."""
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
+def take_rows(row_start: np.ndarray, keep_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat gather indices that take ``keep_len[r]`` tokens starting at flat position ``row_start[r]``.
+
+    Returns ``(index, new_offsets)``; ``flat[index]`` is the new flat buffer.
+
+    Example:
+        >>> take_rows(np.array([1, 3]), np.array([2, 1]))
+        (array([1, 2, 3]), array([0, 2, 3]))
+    """
+    new_offsets = lengths_to_offsets(keep_len)
+    index = np.arange(int(new_offsets[-1]), dtype=np.int64)
+    index += np.repeat(row_start - new_offsets[:-1], keep_len)
+    return index, new_offsets
+
+
+def truncate(offsets: np.ndarray, max_length: int, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gather indices for truncating each row to ``max_length`` on the given side.
+
+    Returns ``(index, new_offsets, cut)`` where ``cut`` flags the rows that lost tokens.
+    """
+    lengths = np.diff(offsets)
+    keep_len = np.minimum(lengths, max_length)
+    keep_start = lengths - keep_len if side == "left" else np.zeros_like(lengths)
+    index, new_offsets = take_rows(offsets[:-1] + keep_start, keep_len)
+    return index, new_offsets, lengths > max_length
+
+
+def count_per_row(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Number of True values in each row."""
+    csum = np.zeros(len(mask) + 1, dtype=np.int64)
+    np.cumsum(mask, out=csum[1:])
+    return csum[offsets[1:]] - csum[offsets[:-1]]
+
+
+def build_labels(flat: np.ndarray, trained: np.ndarray) -> np.ndarray:
+    """``input_ids`` where trained, IGNORE_INDEX elsewhere, as int32."""
+    return np.where(trained, flat, IGNORE_INDEX).astype(np.int32, copy=False)

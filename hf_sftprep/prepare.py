@@ -1,0 +1,163 @@
+"""prepare() and generation_prompts(): the one-call helpers around ``Dataset.map``."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from datasets import Dataset, DatasetDict, Features, List, Value
+from datasets.fingerprint import Hasher
+
+from . import __version__
+from .errors import SFTPrepError
+from .formats import detect_format, stanford_prompt
+from .preprocess import META_COLUMNS, SFTPreprocessor
+from .stats import PrepReport, report_from_table
+from .template import render
+
+logger = logging.getLogger("hf_sftprep")
+
+FEATURES = Features(
+    {
+        "input_ids": List(Value("int32")),
+        "labels": List(Value("int32")),
+        "length": Value("int32"),
+        "drop_reason": Value("string"),
+        "eot_truncated": Value("bool"),
+    }
+)
+
+
+def tokenizer_identity(tokenizer) -> list:
+    """What about a tokenizer changes its output: vocabulary, pipeline, template, special tokens."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    return [
+        backend.to_str() if backend is not None else repr(tokenizer.get_vocab()),
+        getattr(tokenizer, "chat_template", None),
+        tokenizer.bos_token,
+        tokenizer.eos_token,
+        type(tokenizer).__name__,
+    ]
+
+
+def fingerprint(dataset: Dataset, pre: SFTPreprocessor) -> str:
+    """Cache key: input data, tokenizer identity, template text, options and library version."""
+    return Hasher.hash(["hf_sftprep", __version__, dataset._fingerprint, tokenizer_identity(pre.tokenizer), pre.options])
+
+
+def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc):
+    if not isinstance(dataset, Dataset):
+        raise SFTPrepError(
+            f"prepare() got a {type(dataset).__name__}; expected a datasets.Dataset or DatasetDict. "
+            "Load records with datasets.load_dataset(...) or Dataset.from_list(...)."
+        )
+    detect_format(dataset.column_names, pre.options["format"], pre.options["column_map"])
+    mapped = dataset.map(
+        pre,
+        batched=True,
+        with_indices=True,
+        batch_size=batch_size,
+        num_proc=num_proc,
+        remove_columns=dataset.column_names,
+        features=FEATURES,
+        new_fingerprint=fingerprint(dataset, pre),
+        load_from_cache_file=load_from_cache_file,
+        desc=desc,
+    )
+    report = report_from_table(mapped.data.table, pre.spec)
+    if report.dropped:
+        logger.warning(
+            "hf_sftprep dropped %d of %d rows: %s",
+            report.rows_in - report.rows_out,
+            report.rows_in,
+            ", ".join(f"{k}={v}" for k, v in report.dropped.items()),
+        )
+        keep = np.flatnonzero(np.asarray(mapped.data.column("drop_reason").to_pylist(), dtype=object) == "")
+        mapped = mapped.select(keep)
+    logger.info("hf_sftprep: %s", report.summary().replace("\n", "; "))
+    return mapped.remove_columns(list(META_COLUMNS)), report
+
+
+def prepare(
+    dataset: Dataset | DatasetDict,
+    tokenizer,
+    *,
+    max_length: int | None = None,
+    num_proc: int | None = None,
+    batch_size: int = 1000,
+    return_report: bool = False,
+    load_from_cache_file: bool | None = None,
+    **options,
+):
+    """Tokenize and mask a dataset of chat or Alpaca records, cached as Arrow ``int32``.
+
+    Args:
+        dataset: a ``Dataset`` (or ``DatasetDict``) of OpenAI-chat or Alpaca records.
+        tokenizer: a fast tokenizer (its chat template renders chat records).
+        max_length: truncate after labels are built; None means no limit.
+        num_proc: processes for ``Dataset.map``.
+        batch_size: rows per batch given to the map function.
+        return_report: also return a :class:`PrepReport` (a dict of them for a DatasetDict).
+        load_from_cache_file: passed to ``Dataset.map``.
+        **options: any :class:`SFTPreprocessor` option.
+
+    Returns:
+        The dataset with ``input_ids``, ``labels`` and ``length``; with ``return_report``,
+        ``(dataset, report)``.
+
+    Example:
+        >>> ds = prepare(Dataset.from_list([{"messages": [{"role": "user", "content": "hi"},
+        ...                                              {"role": "assistant", "content": "Hello!"}]}]), tok)
+        >>> tok.decode([t for t in ds[0]["labels"] if t != -100])
+        'Hello!<|im_end|>'
+    """
+    pre = SFTPreprocessor(tokenizer, max_length=max_length, emit_meta=True, **options)
+    if isinstance(dataset, DatasetDict):
+        results = {
+            split: _prepare_one(ds, pre, num_proc, batch_size, load_from_cache_file, f"hf_sftprep [{split}]")
+            for split, ds in dataset.items()
+        }
+        out = DatasetDict({split: r[0] for split, r in results.items()})
+        return (out, {split: r[1] for split, r in results.items()}) if return_report else out
+    out, report = _prepare_one(dataset, pre, num_proc, batch_size, load_from_cache_file, "hf_sftprep: tokenize + mask")
+    return (out, report) if return_report else out
+
+
+class _PromptBuilder:
+    """Batched map function for generation_prompts (top-level so datasets can hash it)."""
+
+    def __init__(self, tokenizer, options: dict):
+        self.pre = SFTPreprocessor(tokenizer, **options)
+
+    def __call__(self, batch, indices):
+        pre = self.pre
+        fmt = detect_format(list(batch.keys()), pre.options["format"], pre.options["column_map"])
+        prompts, refs = [], []
+        for i, row in enumerate(indices):
+            record = {c: batch[c][i] for c in batch}
+            if fmt == "alpaca" and pre.options["alpaca_prompt"] == "stanford":
+                prompt, ref = stanford_prompt(row, record)
+            else:
+                messages = pre._messages(fmt, row, record)
+                last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+                prompt = render(pre.tokenizer, messages[:last], add_generation_prompt=True, row=row)
+                ref = messages[last]["content"]
+            prompts.append(prompt)
+            refs.append(ref)
+        return {"prompt": prompts, "reference": refs}
+
+
+def generation_prompts(dataset: Dataset, tokenizer, **options) -> Dataset:
+    """Evaluation prompts: everything up to the final assistant header, plus that answer as reference.
+
+    Example:
+        >>> generation_prompts(test, tok)[0]["prompt"][-22:]
+        '<|im_start|>assistant\\n'
+    """
+    return dataset.map(
+        _PromptBuilder(tokenizer, options),
+        batched=True,
+        with_indices=True,
+        remove_columns=dataset.column_names,
+        desc="hf_sftprep: generation prompts",
+    )

@@ -1,0 +1,105 @@
+"""PrepReport: what preparation kept, dropped, trained and truncated, read from the Arrow columns."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .masking import IGNORE_INDEX
+
+
+@dataclass
+class PrepReport:
+    """Dataset-level summary of a preparation run.
+
+    Example:
+        >>> ds, report = prepare(raw, tok, return_report=True)
+        >>> report.rows_in, report.rows_out, report.dropped
+        (200, 199, {'no_assistant': 1})
+    """
+
+    rows_in: int = 0
+    rows_out: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    tokens: int = 0
+    trained_tokens: int = 0
+    eot_truncated_rows: int = 0
+    length_percentiles: dict[str, int] = field(default_factory=dict)
+    trained_fraction_percentiles: dict[str, float] = field(default_factory=dict)
+    header_text: str | None = None
+    end_text: str | None = None
+    header_ids: list[int] | None = None
+    end_ids: list[int] | None = None
+
+    @property
+    def trained_fraction(self) -> float:
+        return self.trained_tokens / self.tokens if self.tokens else 0.0
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["trained_fraction"] = round(self.trained_fraction, 6)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    def summary(self) -> str:
+        """A few human-readable lines."""
+        drops = ", ".join(f"{k}={v}" for k, v in sorted(self.dropped.items())) or "none"
+        lp = self.length_percentiles
+        return (
+            f"rows: {self.rows_in} in, {self.rows_out} out; dropped: {drops}\n"
+            f"tokens: {self.tokens:,}, trained: {self.trained_tokens:,} ({self.trained_fraction:.1%})\n"
+            f"length p50/p90/p99/max: {lp.get('p50')}/{lp.get('p90')}/{lp.get('p99')}/{lp.get('max')}; "
+            f"rows whose end-of-turn was truncated: {self.eot_truncated_rows}"
+        )
+
+
+def _percentiles(values: np.ndarray, cast=int) -> dict:
+    if len(values) == 0:
+        return {}
+    q = np.percentile(values, [50, 90, 99])
+    return {"p50": cast(q[0]), "p90": cast(q[1]), "p99": cast(q[2]), "max": cast(values.max())}
+
+
+def trained_per_row(labels: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Number of trained (non -100) labels in each row, without Python loops over tokens."""
+    chunks = labels.chunks if isinstance(labels, pa.ChunkedArray) else [labels]
+    out = []
+    for chunk in chunks:
+        offsets = chunk.offsets.to_numpy()
+        values = chunk.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+        csum = np.zeros(len(values) + 1, dtype=np.int64)
+        np.cumsum(values != IGNORE_INDEX, out=csum[1:])
+        rel = offsets - offsets[0]
+        out.append(csum[rel[1:]] - csum[rel[:-1]])
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def report_from_table(table: pa.Table, spec=None) -> PrepReport:
+    """Build the report from a prepared table that still has the meta columns."""
+    reasons = table.column("drop_reason")
+    kept = pc.equal(reasons, "").to_numpy(zero_copy_only=False)
+    dropped = Counter(r for r in pc.filter(reasons, pc.invert(pc.equal(reasons, ""))).to_pylist())
+    lengths = table.column("length").to_numpy()[kept]
+    trained = trained_per_row(table.column("labels"))[kept]
+    frac = trained / np.maximum(lengths, 1)
+    report = PrepReport(
+        rows_in=table.num_rows,
+        rows_out=int(kept.sum()),
+        dropped=dict(sorted(dropped.items())),
+        tokens=int(lengths.sum()),
+        trained_tokens=int(trained.sum()),
+        eot_truncated_rows=int(table.column("eot_truncated").to_numpy(zero_copy_only=False)[kept].sum()),
+        length_percentiles=_percentiles(lengths),
+        trained_fraction_percentiles=_percentiles(frac, cast=lambda x: round(float(x), 4)),
+    )
+    if spec is not None:
+        report.header_text, report.end_text = spec.header_text, spec.end_text
+        report.header_ids, report.end_ids = list(spec.header_ids), list(spec.end_ids)
+    return report

@@ -53,6 +53,20 @@ def _fast_from_ranks(ranks_file: Path, pattern: str | None, specials: list[str],
     return PreTrainedTokenizerFast(tokenizer_object=backend, bos_token=bos, eos_token=eos)
 
 
+def _add_bos_processor(tok, bos: str, bos_id: int) -> None:
+    """Prepend BOS on plain encodes, as the official Llama 3 tokenizer.json does."""
+    from tokenizers import processors
+
+    tok.backend_tokenizer.post_processor = processors.Sequence(
+        [
+            processors.ByteLevel(trim_offsets=False),
+            processors.TemplateProcessing(
+                single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, bos_id)]
+            ),
+        ]
+    )
+
+
 def llama3_tokenizer(cache_dir: str | os.PathLike):
     """Llama 3 BPE (byte-identical to the official one) with TRL's ``llama3.jinja`` template.
 
@@ -72,6 +86,7 @@ def llama3_tokenizer(cache_dir: str | os.PathLike):
         _write_ranks(ranks, [enc.decode_single_token_bytes(i) for i in range(128000)])
         specials = [enc.decode([i]) for i in range(128000, 128256)]
         tok = _fast_from_ranks(ranks, None, specials, "<|begin_of_text|>", "<|eot_id|>")
+        _add_bos_processor(tok, "<|begin_of_text|>", 128000)
         tok.chat_template = trl_template("llama3")
         tok.save_pretrained(out)
         ranks.unlink()

@@ -1,0 +1,40 @@
+"""Offline fixtures: real tokenizers (Llama 3, Qwen2.5, SmolLM2) built once per test session."""
+
+from __future__ import annotations
+
+import pytest
+
+from hf_sftprep import offline
+
+
+@pytest.fixture(autouse=True)
+def _datasets_cache(tmp_path, monkeypatch):
+    """Point the datasets cache at a temporary directory, as datasets' own tests do."""
+    cache = tmp_path / "hf_datasets_cache"
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    monkeypatch.setattr("datasets.config.HF_DATASETS_CACHE", cache)
+
+
+@pytest.fixture(scope="session")
+def tok_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("tokenizers")
+
+
+@pytest.fixture(scope="session")
+def llama3(tok_dir):
+    return offline.llama3_tokenizer(tok_dir)
+
+
+@pytest.fixture(scope="session")
+def qwen(tok_dir):
+    return offline.qwen2_5_tokenizer(tok_dir)
+
+
+@pytest.fixture(scope="session")
+def smollm(tok_dir):
+    return offline.smollm2_tokenizer(tok_dir)
+
+
+@pytest.fixture(scope="session", params=["llama3", "qwen", "smollm"])
+def any_tok(request):
+    return request.getfixturevalue(request.param)

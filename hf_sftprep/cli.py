@@ -1,0 +1,148 @@
+"""The ``hf-sftprep`` command: build | inspect | report | demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from .errors import SFTPrepError
+from .loading import STATS_FILE, TOKENIZER_DIR, CLIError, load_records, load_tokenizer, open_prepared
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hf-sftprep", description="Prepare SFT data: assistant-only masked tokens, cached as Arrow.")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="tokenize and mask DATA into a prepared dataset directory")
+    b.add_argument("data", help="a .json/.jsonl/.parquet/.csv file, a directory of them, or a hub dataset name")
+    b.add_argument("--tokenizer", required=True, help="a local tokenizer directory or a hub id")
+    b.add_argument("--out", required=True, help="output directory")
+    b.add_argument("--split", default="train")
+    b.add_argument("--format", default="auto", choices=["auto", "openai", "alpaca"])
+    b.add_argument("--alpaca-prompt", choices=["chat", "stanford"])
+    b.add_argument("--chat-template", help="file whose text replaces the tokenizer's chat template")
+    b.add_argument("--max-length", type=int)
+    b.add_argument("--num-proc", type=int)
+    b.add_argument("--on-invalid", default="error", choices=["error", "drop"])
+    b.add_argument("--train-on", default="all", choices=["all", "last"])
+    b.add_argument("--test-size", type=float, help="also write a test split of this fraction (or row count if >= 1)")
+    b.add_argument("--seed", type=int, default=42)
+    b.add_argument("--overwrite", action="store_true", help="replace a non-empty --out directory")
+
+    i = sub.add_parser("inspect", help="show which tokens of a prepared row are trained")
+    i.add_argument("dir")
+    i.add_argument("--row", type=int, default=0)
+    i.add_argument("--rows", help="a range A:B")
+    i.add_argument("--split", default="train")
+    i.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+
+    r = sub.add_parser("report", help="write a self-contained HTML report of a prepared dataset")
+    r.add_argument("dir")
+    r.add_argument("--out", required=True)
+    r.add_argument("--split", default="train")
+
+    d = sub.add_parser("demo", help="run the whole path offline on the shipped sample data")
+    d.add_argument("--row", type=int, default=1)
+    return p
+
+
+def _build(args) -> None:
+    from .prepare import prepare
+
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise CLIError(f"--out {out}: directory is not empty; pass --overwrite to replace it.")
+    raw = load_records(args.data, args.split)
+    tok = load_tokenizer(args.tokenizer, args.chat_template)
+    options = {"format": args.format, "on_invalid": args.on_invalid, "train_on": args.train_on}
+    if args.alpaca_prompt:
+        options["alpaca_prompt"] = args.alpaca_prompt
+    if args.test_size:
+        size = int(args.test_size) if args.test_size >= 1 else args.test_size
+        raw = raw.train_test_split(test_size=size, seed=args.seed)
+    ds, reports = prepare(raw, tok, max_length=args.max_length, num_proc=args.num_proc, return_report=True, **options)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    ds.save_to_disk(str(out / "data"))
+    tok.save_pretrained(str(out / TOKENIZER_DIR))
+    if isinstance(reports, dict):
+        stats = {**reports["train"].to_dict(), "splits": {k: r.to_dict() for k, r in reports.items()}}
+        summary = "\n".join(f"[{k}] {r.summary()}" for k, r in reports.items())
+    else:
+        stats, summary = reports.to_dict(), reports.summary()
+    (out / STATS_FILE).write_text(json.dumps(stats, indent=2, ensure_ascii=False))
+    print(summary)
+    print(f"wrote {out}")
+
+
+def _split(ds, split: str):
+    from datasets import DatasetDict
+
+    if isinstance(ds, DatasetDict):
+        if split not in ds:
+            raise CLIError(f"split {split!r} not found; available: {', '.join(ds)}.")
+        return ds[split]
+    return ds
+
+
+def _inspect(args) -> None:
+    from .visualize import describe_turns, render_row
+
+    ds, tok, _ = open_prepared(args.dir)
+    ds = _split(ds, args.split)
+    if args.rows:
+        try:
+            a, b = (int(x) for x in args.rows.split(":"))
+        except ValueError as err:
+            raise CLIError(f"--rows {args.rows!r}: expected A:B, e.g. 0:5.") from err
+        rows = range(a, min(b, ds.num_rows))
+    else:
+        rows = [args.row]
+    color = {"always": True, "never": False, "auto": sys.stdout.isatty()}[args.color]
+    for r in rows:
+        if not 0 <= r < ds.num_rows:
+            raise CLIError(f"row {r} is out of range; the dataset has {ds.num_rows} rows.")
+        row = ds[r]
+        print(f"--- row {r}: {len(row['input_ids'])} tokens")
+        print(render_row(tok, row["input_ids"], row["labels"], color=color))
+        print(describe_turns(row["labels"]))
+
+
+def _report(args) -> None:
+    from .html_report import build_html
+
+    ds, tok, stats = open_prepared(args.dir)
+    page = build_html(_split(ds, args.split), tok, stats)
+    Path(args.out).write_text(page, encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+def _demo(args) -> None:
+    from .demo import run_demo
+
+    run_demo(row=args.row)
+
+
+COMMANDS = {"build": _build, "inspect": _inspect, "report": _report, "demo": _demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except SFTPrepError as err:
+        if args.debug:
+            raise
+        print(f"hf-sftprep: error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        if args.debug:
+            raise
+        print(f"hf-sftprep: internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
+        return 1
+    return 0

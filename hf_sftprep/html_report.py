@@ -1,0 +1,68 @@
+"""A self-contained HTML report: length and trained-fraction histograms, drops, coloured examples."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import numpy as np
+
+from .stats import trained_per_row
+from .visualize import render_row_html
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+    "pre{white-space:pre-wrap;background:#fafafa;border:1px solid #ddd;padding:.6em;font-size:13px}"
+    ".t{background:#c8f7c5;color:#064}.m{color:#888}table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}"
+)
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _plots(lengths: np.ndarray, fractions: np.ndarray) -> str:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "<p>Install matplotlib (<code>pip install 'hf-sftprep[report]'</code>) for the histograms.</p>"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    axes[0].hist(lengths, bins=40, color="#4a7")
+    axes[0].set(title="sequence length (tokens)", xlabel="tokens", ylabel="rows")
+    axes[1].hist(fractions, bins=40, range=(0, 1), color="#47a")
+    axes[1].set(title="trained fraction per row", xlabel="trained tokens / tokens", ylabel="rows")
+    src = _png(fig)
+    plt.close(fig)
+    return f'<img alt="histograms" src="{src}" width="100%">'
+
+
+def build_html(ds, tokenizer, stats: dict, examples: int = 5) -> str:
+    """The report as one HTML string with the plot embedded as a base64 PNG."""
+    lengths = np.asarray(ds["length"])
+    fractions = trained_per_row(ds.data.column("labels")) / np.maximum(lengths, 1)
+    rows = "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in stats.items()
+        if not isinstance(v, dict)
+    )
+    drops = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in stats.get("dropped", {}).items())
+    samples = "".join(
+        f"<h3>row {i}</h3>" + render_row_html(tokenizer, ds[i]["input_ids"], ds[i]["labels"])
+        for i in range(min(examples, ds.num_rows))
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>hf-sftprep report</title><style>{STYLE}</style>"
+        f"</head><body><h1>hf-sftprep report</h1>{_plots(lengths, fractions)}"
+        f"<h2>Summary</h2><table>{rows}</table>"
+        f"<h2>Dropped rows</h2><table><tr><th>reason</th><th>rows</th></tr>{drops or '<tr><td>none</td><td>0</td></tr>'}</table>"
+        f"<p>Rows whose final end-of-turn token was truncated: {stats.get('eot_truncated_rows', 0)}</p>"
+        f"<h2>Examples</h2><p><span class='t'>trained</span> / <span class='m'>masked</span></p>{samples}"
+        "</body></html>"
+    )

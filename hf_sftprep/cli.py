@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args) -> None:
-    from .prepare import prepare
+    from .pipeline import prepare
 
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:

@@ -33,7 +33,7 @@ def run_demo(row: int = 1, color: bool | None = None) -> None:
     """Prepare the shipped chat and Alpaca samples, print their stats and one inspected row."""
     import datasets
 
-    from .prepare import prepare
+    from .pipeline import prepare
 
     tok = demo_tokenizer()
     color = sys.stdout.isatty() if color is None else color

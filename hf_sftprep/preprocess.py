@@ -37,7 +37,7 @@ from .masking import (
     truncate,
     turn_spans,
 )
-from .template import probe_template, render, special_pattern
+from .template import probe_template, render, special_pattern, warn_if_eot_not_eos
 
 logger = logging.getLogger("hf_sftprep")
 
@@ -127,6 +127,8 @@ class SFTPreprocessor:
             "emit_meta": emit_meta,
         }
         self.spec = probe_template(tokenizer, assistant_header, end_of_turn) if has_template else None
+        if self.spec is not None:
+            warn_if_eot_not_eos(tokenizer, self.spec)
         self._specials = special_pattern(tokenizer)
 
     # -- pickling: datasets hashes this state to fingerprint the map -------------------------
@@ -205,6 +207,8 @@ class SFTPreprocessor:
         return self._to_table(n, kept, dropped, flat, offsets, trained, eot_cut)
 
     def _tokenize_and_mask(self, texts, targets, kept_rows, stanford: bool):
+        if not texts:  # every row of the batch was dropped
+            return np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, bool)
         if stanford:
             return offsets_trained_mask(self.tokenizer, texts, targets, add_special_tokens=True)
         ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]

@@ -7,10 +7,14 @@ assistant answer up to and including the first special token.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
 from .errors import RowError, TemplateError
+
+logger = logging.getLogger("hf_sftprep")
+_warned: set[tuple] = set()
 
 _PROBE_USER = "Probe question"
 _PROBE_ANSWER = "Probe answer"
@@ -137,3 +141,24 @@ def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: 
         ids = _encode(tokenizer, render(tokenizer, convo))
         token_search = len(_occurrences(ids, header_ids)) == 1 and len(_occurrences(ids, end_ids)) >= 1
     return TemplateSpec(header_text, end_text, header_ids, end_ids, token_search)
+
+
+def warn_if_eot_not_eos(tokenizer, spec: TemplateSpec) -> None:
+    """Warn once when the trained end-of-turn token is not what generation stops on.
+
+    The model learns to emit ``spec.end_ids`` after each answer; if generation stops only
+    on ``eos_token_id`` it will run past the answer (the TRL GLM-4 / Falcon-Mamba bug class).
+    """
+    eot = spec.end_ids[-1]
+    gen = getattr(tokenizer, "generation_config", None)
+    stop = getattr(gen, "eos_token_id", None)
+    stops = set(stop if isinstance(stop, list) else [stop]) | {tokenizer.eos_token_id}
+    key = (tokenizer.name_or_path, eot, tokenizer.eos_token_id)
+    if eot in stops or key in _warned:
+        return
+    _warned.add(key)
+    logger.warning(
+        "the template's end-of-turn token %r (id %d) is trained, but it is not the tokenizer's EOS %r (id %s). "
+        "Add it to the model's generation_config.eos_token_id, or generation will not stop after an answer.",
+        spec.end_text, eot, tokenizer.eos_token, tokenizer.eos_token_id,
+    )

@@ -1,0 +1,129 @@
+"""build_trainer: LoRA fine-tuning on a prepared dataset with TRL's SFTTrainer or transformers' Trainer.
+
+torch, peft and trl are imported inside, so the core package works without the ``train`` extra.
+"""
+
+from __future__ import annotations
+
+from .collator import SFTDataCollator
+from .errors import SFTPrepError
+
+EXTRA_HINT = "Install the training extra: pip install 'hf-sftprep[train]'"
+
+
+def _require(module: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(f"build_trainer needs {module.split('.')[0]} ({err}). {EXTRA_HINT}") from err
+
+
+def default_lora():
+    """LoRA r=8, alpha=32, dropout 0.1 on q_proj/v_proj."""
+    peft = _require("peft")
+    return peft.LoraConfig(r=8, lora_alpha=32, lora_dropout=0.1, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
+
+
+def check_dataset(dataset, model, name: str = "train_dataset") -> None:
+    """Refuse a dataset without ``input_ids``/``labels`` or with rows longer than the model's context."""
+    if dataset is None:
+        return
+    cols = getattr(dataset, "column_names", None) or []
+    missing = [c for c in ("input_ids", "labels") if c not in cols]
+    if missing:
+        raise SFTPrepError(
+            f"{name} lacks columns {missing} (found {cols}); expected a dataset from hf_sftprep.prepare(). "
+            "Run prepare(raw, tokenizer) first."
+        )
+    context = getattr(model.config, "max_position_embeddings", None)
+    longest = max(dataset["length"]) if "length" in cols and len(dataset) else 0
+    if context and longest > context:
+        raise SFTPrepError(
+            f"{name} holds a row of {longest} tokens but the model's context is {context} "
+            "(config.max_position_embeddings). Re-run prepare(..., max_length=" + str(context) + ")."
+        )
+
+
+def _default_args(use_trl: bool, output_dir: str):
+    import torch
+
+    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    common = dict(
+        output_dir=output_dir,
+        per_device_train_batch_size=4,
+        learning_rate=2e-4,
+        num_train_epochs=1,
+        logging_steps=1,
+        report_to="none",
+        bf16=bf16,
+        train_sampling_strategy="group_by_length",
+        save_strategy="no",
+    )
+    if use_trl:
+        return _require("trl").SFTConfig(**common)
+    return _require("transformers").TrainingArguments(**common)
+
+
+def build_trainer(
+    model,
+    tokenizer,
+    train_dataset,
+    *,
+    lora=None,
+    args=None,
+    eval_dataset=None,
+    padding_free: bool = False,
+    pad_to_multiple_of: int | None = None,
+    use_trl: bool = True,
+    output_dir: str = "sftprep-out",
+):
+    """A trainer for LoRA SFT on a dataset from :func:`hf_sftprep.prepare`.
+
+    Args:
+        model: a causal LM (``AutoModelForCausalLM``).
+        tokenizer: the tokenizer the dataset was prepared with.
+        train_dataset, eval_dataset: prepared datasets (``input_ids``, ``labels``, ``length``).
+        lora: a ``peft.LoraConfig``; None gives r=8, alpha=32, dropout 0.1 on q_proj/v_proj;
+            False trains the full model.
+        args: an ``SFTConfig`` (TRL) or ``TrainingArguments``; None gives batch 4, lr 2e-4, one
+            epoch, length-grouped batches, bf16 on a GPU that supports it.
+        padding_free: flatten each batch (needs an attention implementation that honours
+            packed ``position_ids``: flash-attention, or SDPA/eager in transformers >= 4.54).
+        use_trl: TRL's SFTTrainer (default) or a plain transformers Trainer.
+
+    Example:
+        >>> trainer = build_trainer(model, tok, prepare(raw, tok, max_length=1024))
+        >>> trainer.train()
+    """
+    check_dataset(train_dataset, model)
+    check_dataset(eval_dataset, model, "eval_dataset")
+    lora = default_lora() if lora is None else lora
+    args = args if args is not None else _default_args(use_trl, output_dir)
+    args.remove_unused_columns = False  # keep 'labels' and 'length' for our collator and the length sampler
+    collator = SFTDataCollator(tokenizer, pad_to_multiple_of=pad_to_multiple_of, padding_free=padding_free)
+    if use_trl:
+        trl = _require("trl")
+        # Otherwise TRL re-tokenizes and re-truncates the prepared rows.
+        args.dataset_kwargs = {**(getattr(args, "dataset_kwargs", None) or {}), "skip_prepare_dataset": True}
+        return trl.SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=tokenizer,
+            data_collator=collator,
+            peft_config=lora or None,
+        )
+    transformers = _require("transformers")
+    if lora:
+        model = _require("peft").get_peft_model(model, lora)
+    return transformers.Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        processing_class=tokenizer,
+        data_collator=collator,
+    )

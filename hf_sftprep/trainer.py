@@ -57,7 +57,7 @@ def _default_args(use_trl: bool, output_dir: str):
         num_train_epochs=1,
         logging_steps=1,
         report_to="none",
-        bf16=bf16,
+        bf16=bf16,  # explicit: TRL's SFTConfig defaults to bf16, which on CPU is autocast and several times slower
         train_sampling_strategy="group_by_length",
         save_strategy="no",
     )

@@ -41,7 +41,7 @@ def sft_args(tmp_path, steps: int, lr: float, batch: int = 4):
 
     return SFTConfig(output_dir=str(tmp_path / "out"), max_steps=steps, per_device_train_batch_size=batch,
                      learning_rate=lr, logging_steps=1, report_to="none", save_strategy="no", seed=0,
-                     lr_scheduler_type="constant", use_cpu=True, gradient_checkpointing=False)
+                     lr_scheduler_type="constant", use_cpu=True, gradient_checkpointing=False, bf16=False)
 
 
 def test_padding_free_logits_equal_padded(smollm):
@@ -72,7 +72,7 @@ def test_tiny_llama_loss_falls(smollm, tmp_path, use_trl, padding_free):
     if not use_trl:
         args = transformers.TrainingArguments(**{k: getattr(args, k) for k in (
             "output_dir", "max_steps", "per_device_train_batch_size", "learning_rate", "logging_steps",
-            "report_to", "save_strategy", "seed", "lr_scheduler_type", "use_cpu", "gradient_checkpointing")})
+            "report_to", "save_strategy", "seed", "lr_scheduler_type", "use_cpu", "gradient_checkpointing", "bf16")})
     trainer = build_trainer(model, smollm, ds, args=args, use_trl=use_trl, padding_free=padding_free, lora=False)
     trainer.train()
     curve = losses(trainer)
@@ -130,7 +130,8 @@ def test_real_smollm2_lora(smollm_checkpoint, tmp_path):
     adapter = tmp_path / "adapter"
     trainer.model.save_pretrained(adapter)
     batch = SFTDataCollator(tok)([ds[0]])
-    trained = trainer.model.eval()
+    # the trainer's model.forward is wrapped by accelerate (autocast); compare the plain module
+    trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False).eval()
     reloaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(smollm_checkpoint), adapter).eval()
     with torch.no_grad():
         a = trained(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

@@ -48,7 +48,7 @@ def build_html(ds, tokenizer, stats: dict, examples: int = 5) -> str:
     lengths = np.asarray(ds["length"])
     fractions = trained_per_row(ds.data.column("labels")) / np.maximum(lengths, 1)
     rows = "".join(
-        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(repr(v) if isinstance(v, str) else str(v))}</td></tr>"
         for k, v in stats.items()
         if not isinstance(v, dict)
     )

@@ -37,7 +37,7 @@ from .masking import (
     truncate,
     turn_spans,
 )
-from .template import probe_template, render, special_pattern, warn_if_eot_not_eos
+from .template import Renderer, probe_template, special_pattern, warn_if_eot_not_eos
 
 logger = logging.getLogger("hf_sftprep")
 
@@ -129,6 +129,7 @@ class SFTPreprocessor:
         self.spec = probe_template(tokenizer, assistant_header, end_of_turn) if has_template else None
         if self.spec is not None:
             warn_if_eot_not_eos(tokenizer, self.spec)
+            self._render = Renderer(tokenizer)
         self._specials = special_pattern(tokenizer)
 
     # -- pickling: datasets hashes this state to fingerprint the map -------------------------
@@ -173,7 +174,7 @@ class SFTPreprocessor:
             raise SFTPrepError("chat records need a tokenizer with a chat_template; set tokenizer.chat_template.")
         messages = self._messages(fmt, row, record)
         self._check_specials(row, messages)
-        return render(self.tokenizer, messages, row=row), sum(m["role"] == "assistant" for m in messages)
+        return self._render(messages, row=row), sum(m["role"] == "assistant" for m in messages)
 
     def _render_batch(self, batch: Mapping[str, list], rows: list[int]):
         fmt = detect_format(list(batch.keys()), self.options["format"], self.options["column_map"])

@@ -70,6 +70,36 @@ def render(tokenizer, messages: list[dict], add_generation_prompt: bool = False,
         ) from err
 
 
+class Renderer:
+    """Renders validated ``{role, content}`` conversations with the compiled template, skipping
+    ``apply_chat_template``'s per-call input conversion (the messages are already plain str dicts).
+
+    Output is identical to ``apply_chat_template(messages, tokenize=False)`` (tests compare ids row by
+    row); on any template error it defers to :func:`render` for the standard row error.
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self._compiled = None
+        try:
+            from transformers.utils.chat_template_utils import _compile_jinja_template
+
+            self._compiled = _compile_jinja_template(tokenizer.get_chat_template())
+            self._kwargs = dict(tokenizer.special_tokens_map)
+        except Exception:  # older/newer transformers without this helper: use the public API
+            self._compiled = None
+
+    def __call__(self, messages: list[dict], add_generation_prompt: bool = False, row: int | None = None) -> str:
+        if self._compiled is not None:
+            try:
+                return self._compiled.render(
+                    messages=messages, tools=None, documents=None, add_generation_prompt=add_generation_prompt, **self._kwargs
+                )
+            except Exception:
+                pass
+        return render(self.tokenizer, messages, add_generation_prompt, row)
+
+
 def _encode(tokenizer, text: str) -> tuple[int, ...]:
     return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
 

@@ -37,7 +37,8 @@ from .masking import (
     truncate,
     turn_spans,
 )
-from .template import Renderer, probe_template, special_pattern, warn_if_eot_not_eos
+from .pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
+from .template import Renderer, probe_template, special_pattern, special_strings, warn_if_eot_not_eos
 
 logger = logging.getLogger("hf_sftprep")
 
@@ -68,6 +69,8 @@ class SFTPreprocessor:
             (it would become a real control token, e.g. a fake assistant turn); "allow"
             tokenizes it as the template does.
         assistant_header, end_of_turn: override the probed header / end-of-turn text.
+        dedupe_pieces: tokenize each distinct text piece (between special tokens) once per batch,
+            when a probe shows the tokenizer is piece-independent; ids are identical either way.
         emit_meta: also emit ``drop_reason`` / ``eot_truncated`` and keep dropped rows as
             empty placeholders (``prepare`` uses this to report and filter).
 
@@ -95,6 +98,7 @@ class SFTPreprocessor:
         assistant_header: str | None = None,
         end_of_turn: str | None = None,
         emit_meta: bool = False,
+        dedupe_pieces: bool = True,
     ):
         has_template = bool(getattr(tokenizer, "chat_template", None))
         alpaca_prompt = alpaca_prompt or ("chat" if has_template else "stanford")
@@ -125,12 +129,16 @@ class SFTPreprocessor:
             "assistant_header": assistant_header,
             "end_of_turn": end_of_turn,
             "emit_meta": emit_meta,
+            "dedupe_pieces": dedupe_pieces,
         }
         self.spec = probe_template(tokenizer, assistant_header, end_of_turn) if has_template else None
         if self.spec is not None:
             warn_if_eot_not_eos(tokenizer, self.spec)
             self._render = Renderer(tokenizer)
         self._specials = special_pattern(tokenizer)
+        self._split = split_pattern(special_strings(tokenizer)) if dedupe_pieces else None
+        if self._split is not None and not piece_independent(tokenizer, self._split, special_strings(tokenizer)):
+            self._split = None
 
     # -- pickling: datasets hashes this state to fingerprint the map -------------------------
     def __getstate__(self):
@@ -212,10 +220,14 @@ class SFTPreprocessor:
             return np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, bool)
         if stanford:
             return offsets_trained_mask(self.tokenizer, texts, targets, add_special_tokens=True)
-        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        arr = pa.array(ids, type=pa.list_(pa.int32()))
+        if self._split is not None and worth_deduping(texts, self._split):
+            arr, _ = tokenize_pieced(self.tokenizer, texts, self._split)
+        else:
+            arr = pa.array(self.tokenizer(texts, add_special_tokens=False)["input_ids"], type=pa.list_(pa.int32()))
         flat = arr.values.to_numpy(zero_copy_only=False) if len(arr) else np.zeros(0, np.int32)
         offsets = arr.offsets.to_numpy().astype(np.int64)
+        flat = flat[offsets[0] : offsets[-1]] if len(arr) else flat
+        offsets -= offsets[0]
         if self.options["train_on_inputs"]:
             return flat, offsets, np.ones(len(flat), dtype=bool)
         expected = np.asarray(targets, dtype=np.int64)

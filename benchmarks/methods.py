@@ -30,6 +30,11 @@ def sftprep(tok, num_proc=None):
     return lambda raw: prepare(raw, tok, num_proc=num_proc, load_from_cache_file=False)
 
 
+def sftprep_plain(tok, num_proc=None):
+    """prepare() with piece deduplication off: the plain path, to price the deduplication."""
+    return lambda raw: prepare(raw, tok, num_proc=num_proc, load_from_cache_file=False, dedupe_pieces=False)
+
+
 def trl(tok, num_proc=None):
     """TRL 1.16 SFTTrainer._prepare_dataset with assistant_only_loss=True and its Llama 3 training template.
 
@@ -79,4 +84,4 @@ def seed_collator_epoch(ids_rows: list[list[int]], header: list[int], end: int) 
     return trained
 
 
-METHODS = {"floor": floor, "hf_sftprep": sftprep, "trl": trl}
+METHODS = {"floor": floor, "hf_sftprep": sftprep, "hf_sftprep_plain": sftprep_plain, "trl": trl}

@@ -31,7 +31,7 @@ def table(results: list[dict], groups: tuple[str, ...]) -> str:
     for key in keys:
         same = [r for r in results if (r["shape"], r["rows"], r["num_proc"]) == key and r["group"] in groups]
         by = {r["method"]: r for r in same}
-        for m in ("floor", "hf_sftprep", "trl", "seed"):
+        for m in ("floor", "hf_sftprep", "hf_sftprep_plain", "trl", "seed"):
             if m in by:
                 lines.append(_row(by[m], by.get("trl"), by.get("floor")))
     return "\n".join(lines)

@@ -42,8 +42,8 @@ def _data_file(shape: str, rows: int, work: Path) -> Path:
     elif shape == "alpaca":
         data = [{"messages": [{"role": "user", "content": r["instruction"] + ("\n\n" + r["input"] if r["input"] else "")},
                               {"role": "assistant", "content": r["output"]}]} for r in corpus.alpaca(rows)]
-    elif shape == "long":  # the seed's shape: a ~3k-token system prompt on every row
-        data = corpus.chats(rows, turns=(1, 1), system_tokens=3000)
+    elif shape == "long":  # the seed's shape: a ~2.5k-token system prompt on every row, one short exchange
+        data = corpus.chats(rows, turns=(1, 1), system_tokens=2500)
     elif shape.startswith("turns"):
         k = int(shape[5:])
         data = corpus.chats(rows, turns=(k, k))
@@ -87,7 +87,9 @@ def worker(args) -> None:
 def measure(method: str, shape: str, rows: int, num_proc: int | None, work: Path, tok_cache: Path) -> dict:
     data = _data_file(shape, rows, work)
     with tempfile.TemporaryDirectory(dir=work) as cache:
-        env = dict(os.environ, HF_DATASETS_CACHE=cache, TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(HERE))
+        # num_proc=1 keeps the tokenizer's default batch parallelism (what users get); forked workers turn it off
+        parallel = "false" if num_proc and num_proc > 1 else "true"
+        env = dict(os.environ, HF_DATASETS_CACHE=cache, TOKENIZERS_PARALLELISM=parallel, PYTHONPATH=str(HERE))
         cmd = [sys.executable, str(HERE / "run.py"), "worker", "--method", method, "--data", str(data),
                "--tok-cache", str(tok_cache)] + (["--num-proc", str(num_proc)] if num_proc else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -114,11 +116,11 @@ def plan(quick: bool) -> list[tuple]:
         return [("main", "chat", 60, ["floor", "hf_sftprep", "trl", "seed"], None, 1)]
     return [
         ("main", "chat", 1000, ["floor", "hf_sftprep", "trl", "seed"], None, 3),
-        ("main", "chat", 4000, ["floor", "hf_sftprep", "trl", "seed"], None, 3),
+        ("main", "chat", 4000, ["floor", "hf_sftprep", "hf_sftprep_plain", "trl", "seed"], None, 5),
         ("main", "chat", 20000, ["floor", "hf_sftprep", "trl", "seed"], None, 3),
         ("num_proc", "chat", 4000, ["floor", "hf_sftprep", "trl"], 2, 3),
         ("main", "alpaca", 4000, ["floor", "hf_sftprep"], None, 3),
-        ("long", "long", 300, ["floor", "hf_sftprep", "trl"], None, 3),
+        ("long", "long", 1000, ["floor", "hf_sftprep", "hf_sftprep_plain", "trl"], None, 3),
         ("turns", "turns10", 100, ["hf_sftprep"], None, 3),
         ("turns", "turns20", 100, ["hf_sftprep"], None, 3),
         ("turns", "turns40", 100, ["hf_sftprep"], None, 3),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from datasets import Dataset, DatasetDict, Features, List, Value
+from datasets import Dataset, DatasetDict, Features, IterableDataset, List, Value
 from datasets.fingerprint import Hasher
 
 from . import __version__
@@ -78,8 +78,25 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
     return mapped.remove_columns(list(META_COLUMNS)), report
 
 
+class _StreamAdapter:
+    """IterableDataset.map validates dict outputs, so the Arrow table is handed over as columns."""
+
+    def __init__(self, pre: SFTPreprocessor):
+        self.pre = pre
+
+    def __call__(self, batch, indices):
+        return self.pre(batch, indices).to_pydict()
+
+
+def _prepare_stream(dataset: IterableDataset, pre: SFTPreprocessor, batch_size: int) -> IterableDataset:
+    """Streaming: the same batch function, lazily; dropped rows are left out and logged per batch."""
+    columns = dataset.column_names or list(next(iter(dataset)).keys())
+    detect_format(columns, pre.options["format"], pre.options["column_map"])
+    return dataset.map(_StreamAdapter(pre), batched=True, with_indices=True, batch_size=batch_size, remove_columns=columns)
+
+
 def prepare(
-    dataset: Dataset | DatasetDict,
+    dataset: Dataset | DatasetDict | IterableDataset,
     tokenizer,
     *,
     max_length: int | None = None,
@@ -92,7 +109,8 @@ def prepare(
     """Tokenize and mask a dataset of chat or Alpaca records, cached as Arrow ``int32``.
 
     Args:
-        dataset: a ``Dataset`` (or ``DatasetDict``) of OpenAI-chat or Alpaca records.
+        dataset: a ``Dataset`` (or ``DatasetDict``) of OpenAI-chat or Alpaca records; an
+            ``IterableDataset`` (streaming) is mapped lazily and returned as one, without a report.
         tokenizer: a fast tokenizer (its chat template renders chat records).
         max_length: truncate after labels are built; None means no limit.
         num_proc: processes for ``Dataset.map``.
@@ -111,6 +129,13 @@ def prepare(
         >>> tok.decode([t for t in ds[0]["labels"] if t != -100])
         'Hello!<|im_end|>'
     """
+    if isinstance(dataset, IterableDataset):
+        if return_report:
+            raise SFTPrepError(
+                "return_report=True needs the whole dataset; a streamed IterableDataset is prepared lazily. "
+                "Drop counts are logged per batch; for a report, prepare a Dataset or use the CLI's build."
+            )
+        return _prepare_stream(dataset, SFTPreprocessor(tokenizer, max_length=max_length, **options), batch_size)
     pre = SFTPreprocessor(tokenizer, max_length=max_length, emit_meta=True, **options)
     if isinstance(dataset, DatasetDict):
         results = {

@@ -101,3 +101,18 @@ def test_generation_prompts(smollm, llama3):
     assert alpaca[0]["prompt"].endswith("<|start_header_id|>user<|end_header_id|>\n\nDo<|eot_id|>"
                                         "<|start_header_id|>assistant<|end_header_id|>\n\n")
     assert alpaca[0]["reference"] == "Done"
+
+
+def test_streaming_equals_prepare(chat_file, smollm):
+    raw = load(chat_file)
+    expected = prepare(raw, smollm)
+    rows = raw.to_list()
+    rows[7] = {"messages": [{"role": "user", "content": "no answer"}]}
+    streamed = prepare(Dataset.from_list(rows).to_iterable_dataset(), smollm, on_invalid="drop", batch_size=64)
+    out = list(streamed)
+    assert len(out) == 299
+    want = [expected[i] for i in range(300) if i != 7]
+    assert [r["input_ids"] for r in out] == [w["input_ids"] for w in want]
+    assert [r["labels"] for r in out] == [w["labels"] for w in want]
+    with pytest.raises(Exception, match="return_report=True needs the whole dataset"):
+        prepare(raw.to_iterable_dataset(), smollm, return_report=True)

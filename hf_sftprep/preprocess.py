@@ -66,8 +66,9 @@ class SFTPreprocessor:
         max_length_strategy: "truncate", "drop" or "error" for rows over ``max_length``.
         on_invalid: "error" raises on the first bad record; "drop" drops, counts and reports it.
         special_tokens_in_content: "error" refuses content holding a special token's text
-            (it would become a real control token, e.g. a fake assistant turn); "allow"
-            tokenizes it as the template does.
+            (it would become a real control token, e.g. a fake assistant turn); "split" encodes
+            such text as plain text, exactly as ``apply_chat_template(..., sanitize_control_tokens=True)``
+            does at inference; "allow" tokenizes it as the template does (real control tokens).
         assistant_header, end_of_turn: override the probed header / end-of-turn text.
         dedupe_pieces: tokenize each distinct text piece (between special tokens) once per batch,
             when a probe shows the tokenizer is piece-independent; ids are identical either way.
@@ -108,7 +109,7 @@ class SFTPreprocessor:
         check_choice("truncation_side", truncation_side, ("right", "left"))
         check_choice("max_length_strategy", max_length_strategy, ("truncate", "drop", "error"))
         check_choice("on_invalid", on_invalid, ("error", "drop"))
-        check_choice("special_tokens_in_content", special_tokens_in_content, ("error", "allow"))
+        check_choice("special_tokens_in_content", special_tokens_in_content, ("error", "split", "allow"))
         if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
             raise SFTPrepError(f"max_length={max_length!r} is not a positive int; pass a positive int, or None for no limit.")
         if alpaca_prompt == "stanford" and not tokenizer.eos_token:
@@ -148,19 +149,25 @@ class SFTPreprocessor:
         self.__init__(state["tokenizer"], **state["options"])
 
     # -- per-row validation and rendering ------------------------------------------------------
-    def _check_specials(self, row: int, messages: list[dict]) -> None:
-        if self.options["special_tokens_in_content"] == "allow" or self._specials is None:
-            return
+    def _check_specials(self, row: int, messages: list[dict], chat: bool = True) -> bool:
+        """True when the row holds control strings that the 'split' policy must encode as text."""
+        policy = self.options["special_tokens_in_content"]
+        if policy == "allow" or self._specials is None:
+            return False
         for i, m in enumerate(messages):
             hit = self._specials.search(m["content"])
+            if hit and policy == "split" and chat:
+                return True
             if hit:
                 raise RowError(
                     row,
                     "special_token_in_content",
                     f"message {i} ({m['role']}) contains the control string {hit.group()!r}, which would be "
-                    "tokenized as a real special token (an injected turn). Remove it from the data, or pass "
-                    "special_tokens_in_content='allow' if it is intended.",
+                    "tokenized as a real special token (an injected turn). Remove it from the data, pass "
+                    "special_tokens_in_content='split' (chat templates) to encode it as plain text, or 'allow' "
+                    "if it is intended.",
                 )
+        return False
 
     def _messages(self, fmt: str, row: int, record: Mapping) -> list[dict]:
         if fmt == "openai":
@@ -171,56 +178,75 @@ class SFTPreprocessor:
             return alpaca_messages(row, record)
         return mapped_messages(row, record, self.options["column_map"])
 
-    def _render_row(self, fmt: str, row: int, record: Mapping) -> tuple[str, int | list[tuple[int, int]]]:
-        """Text of one row, and either its assistant count (chat) or its trained char spans (Stanford)."""
+    def _render_row(self, fmt: str, row: int, record: Mapping):
+        """Text of one row; its assistant count (chat) or trained char spans (Stanford); and, for rows the
+        'split' policy must sanitize, its messages (else None)."""
         if fmt == "alpaca" and self.options["alpaca_prompt"] == "stanford":
             prompt, output = stanford_prompt(row, record)
-            self._check_specials(row, [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}])
+            pair = [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]
+            self._check_specials(row, pair, chat=False)
             text = prompt + output + self.tokenizer.eos_token
-            return text, [(len(prompt), len(text))]
+            return text, [(len(prompt), len(text))], None
         if self.spec is None:
             raise SFTPrepError("chat records need a tokenizer with a chat_template; set tokenizer.chat_template.")
         messages = self._messages(fmt, row, record)
-        self._check_specials(row, messages)
-        return self._render(messages, row=row), sum(m["role"] == "assistant" for m in messages)
+        sanitize = self._check_specials(row, messages)
+        count = sum(m["role"] == "assistant" for m in messages)
+        return self._render(messages, row=row), count, messages if sanitize else None
 
     def _render_batch(self, batch: Mapping[str, list], rows: list[int]):
         fmt = detect_format(list(batch.keys()), self.options["format"], self.options["column_map"])
         columns = list(batch.keys())
-        texts, targets, kept, dropped = [], [], [], {}
+        texts, targets, kept, dropped, sanitize = [], [], [], {}, {}
         for i, row in enumerate(rows):
             record = {c: batch[c][i] for c in columns}
             try:
-                text, target = self._render_row(fmt, row, record)
+                text, target, messages = self._render_row(fmt, row, record)
             except RowError as err:
                 if self.options["on_invalid"] == "error":
                     raise
                 dropped[i] = err.reason
                 continue
+            if messages is not None:
+                sanitize[len(texts)] = messages
             texts.append(text)
             targets.append(target)
             kept.append(i)
-        return fmt, texts, targets, kept, dropped
+        return fmt, texts, targets, kept, dropped, sanitize
 
     # -- the batch function --------------------------------------------------------------------
     def __call__(self, batch: Mapping[str, list], indices: list[int] | None = None) -> pa.Table:
         n = len(next(iter(batch.values()))) if batch else 0
         rows = list(indices) if indices is not None else list(range(n))
-        fmt, texts, targets, kept, dropped = self._render_batch(batch, rows)
+        fmt, texts, targets, kept, dropped, sanitize = self._render_batch(batch, rows)
         stanford = fmt == "alpaca" and self.options["alpaca_prompt"] == "stanford"
         kept_rows = [rows[i] for i in kept]
-        flat, offsets, trained = self._tokenize_and_mask(texts, targets, kept_rows, stanford)
+        failed: dict[int, str] = {}
+        self._kept_index = {row: k for k, row in enumerate(kept_rows)}
+        flat, offsets, trained = self._tokenize_and_mask(texts, targets, kept_rows, stanford, sanitize, failed)
         flat, offsets, trained, reasons, eot_cut = self._truncate(flat, offsets, trained, kept_rows)
-        for k, reason in reasons.items():
+        for k, reason in {**reasons, **failed}.items():
             dropped[kept[k]] = reason
         return self._to_table(n, kept, dropped, flat, offsets, trained, eot_cut)
 
-    def _tokenize_and_mask(self, texts, targets, kept_rows, stanford: bool):
+    def _sanitized_ids(self, texts, sanitize) -> pa.ListArray:
+        """Whole-text ids, with the 'split' rows encoded by transformers' control-token sanitizer."""
+        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        for k, messages in sanitize.items():
+            ids[k] = self.tokenizer.apply_chat_template(
+                messages, tokenize=True, sanitize_control_tokens=True, return_dict=False
+            )
+        return pa.array(ids, type=pa.list_(pa.int32()))
+
+    def _tokenize_and_mask(self, texts, targets, kept_rows, stanford: bool, sanitize: dict, failed: dict):
+        """Flat ids, row offsets and trained mask; rows that cannot be labelled exactly go to ``failed``."""
         if not texts:  # every row of the batch was dropped
             return np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, bool)
         if stanford:
             return offsets_trained_mask(self.tokenizer, texts, targets, add_special_tokens=True)
-        if self._split is not None and worth_deduping(texts, self._split):
+        if sanitize:
+            arr = self._sanitized_ids(texts, sanitize)
+        elif self._split is not None and worth_deduping(texts, self._split):
             arr, _ = tokenize_pieced(self.tokenizer, texts, self._split)
         else:
             arr = pa.array(self.tokenizer(texts, add_special_tokens=False)["input_ids"], type=pa.list_(pa.int32()))
@@ -241,18 +267,36 @@ class SFTPreprocessor:
                 spans = last_per_row(spans)
             good = ~exact[spans.row]
             trained = span_mask(len(flat), spans.start[good], spans.stop[good])
+        for k in [int(b) for b in np.flatnonzero(exact) if int(b) in sanitize]:
+            exact[k] = False  # sanitized ids do not follow the rendered text: no offsets path for them
+            self._fail(failed, RowError(
+                kept_rows[k], "unverifiable_sanitized",
+                "the row needed control-string sanitizing and its assistant turns could not be verified on "
+                "the token level (a header merged with the answer's first characters). Remove the control "
+                "strings from the content, or drop such rows with on_invalid='drop'."))
         bad = np.flatnonzero(exact)
         if len(bad):
-            self._exact_rows(bad, texts, targets, kept_rows, flat, offsets, trained)
+            self._exact_rows(bad, texts, targets, kept_rows, flat, offsets, trained, failed)
+        for k in failed:
+            trained[offsets[k] : offsets[k + 1]] = False
         return flat, offsets, trained
 
-    def _exact_rows(self, bad, texts, targets, kept_rows, flat, offsets, trained) -> None:
+    def _fail(self, failed: dict, err: RowError) -> None:
+        if self.options["on_invalid"] == "error":
+            raise err
+        failed[self._kept_index[err.row]] = err.reason
+
+    def _exact_rows(self, bad, texts, targets, kept_rows, flat, offsets, trained, failed) -> None:
         """Redo the given rows from character offsets and write their mask into ``trained``."""
         logger.debug("exact path for %d of %d rows", len(bad), len(texts))
         spec, last = self.spec, self.options["train_on"] == "last"
         sub_texts, sub_spans = [], []
         for b in bad:
-            spans = header_char_spans(kept_rows[b], texts[b], spec.header_text, spec.end_text, int(targets[b]))
+            try:
+                spans = header_char_spans(kept_rows[b], texts[b], spec.header_text, spec.end_text, int(targets[b]))
+            except RowError as err:
+                self._fail(failed, err)
+                spans = []
             sub_texts.append(texts[b])
             sub_spans.append(spans[-1:] if last else spans)
         sub_flat, sub_offsets, sub_trained = offsets_trained_mask(self.tokenizer, sub_texts, sub_spans, False)

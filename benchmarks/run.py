@@ -79,9 +79,12 @@ def worker(args) -> None:
 
         tokens = int(pc.sum(pc.list_value_length(ds.data.column("input_ids"))).as_py())
         cache_bytes = sum(os.path.getsize(f["filename"]) for f in ds.cache_files)
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    anon_mb = int(status.get("RssAnon", "0 kB").split()[0]) / 1024
+    file_mb = int(status.get("RssFile", "0 kB").split()[0]) / 1024
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"seconds": seconds, "rows": raw.num_rows, "tokens": tokens, "cache_bytes": cache_bytes,
-                      "peak_rss_mb": rss / 1024}))
+                      "peak_rss_mb": rss / 1024, "end_rss_anon_mb": anon_mb, "end_rss_file_mb": file_mb}))
 
 
 def measure(method: str, shape: str, rows: int, num_proc: int | None, work: Path, tok_cache: Path) -> dict:
@@ -137,6 +140,8 @@ def driver(args) -> list[dict]:
     _tokenizer(tok_cache)
     results = []
     for group, shape, rows, methods, num_proc, repeats in plan(args.quick):
+        if args.only and group != args.only:
+            continue
         runs: dict[str, list] = {m: [] for m in methods}
         for _ in range(repeats):  # alternate methods within each repeat
             for m in methods:
@@ -159,12 +164,15 @@ def main(argv=None) -> None:
     w.add_argument("--tok-cache", required=True)
     w.add_argument("--num-proc", type=int)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--only", help="rerun one group and replace its rows in --out")
     p.add_argument("--work", default=str(HERE / "results" / "work"))
     p.add_argument("--out", default=str(HERE / "results" / "prepare.json"))
     args = p.parse_args(argv)
     if args.cmd == "worker":
         return worker(args)
     results = driver(args)
+    if args.only and Path(args.out).exists():
+        results = [r for r in json.loads(Path(args.out).read_text()) if r["group"] != args.only] + results
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=1))
     print(f"wrote {args.out}")

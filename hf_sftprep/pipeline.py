@@ -24,6 +24,7 @@ FEATURES = Features(
         "length": Value("int32"),
         "drop_reason": Value("string"),
         "eot_truncated": Value("bool"),
+        "n_trained": Value("int32"),
     }
 )
 

@@ -44,7 +44,7 @@ logger = logging.getLogger("hf_sftprep")
 
 TrainOn = Literal["all", "last"]
 OUTPUT_COLUMNS = ("input_ids", "labels", "length")
-META_COLUMNS = ("drop_reason", "eot_truncated")
+META_COLUMNS = ("drop_reason", "eot_truncated", "n_trained")
 
 
 class SFTPreprocessor:
@@ -357,4 +357,7 @@ class SFTPreprocessor:
             columns["drop_reason"] = pa.array([dropped.get(i, "") for i in out_rows], type=pa.string())
             cut = (src >= 0) & eot_cut[real] if len(eot_cut) else np.zeros(len(src), bool)
             columns["eot_truncated"] = pa.array(cut, type=pa.bool_())
+            # per-row trained counts, so the report never has to page the labels back in
+            n_trained = count_per_row(trained, offsets) if len(lengths) else np.zeros(0, np.int64)
+            columns["n_trained"] = pa.array(np.where(src >= 0, n_trained[real] if len(lengths) else 0, 0).astype(np.int32))
         return pa.table(columns)

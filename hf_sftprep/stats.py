@@ -87,7 +87,7 @@ def report_from_table(table: pa.Table, spec=None) -> PrepReport:
     kept = pc.equal(reasons, "").to_numpy(zero_copy_only=False)
     dropped = Counter(r for r in pc.filter(reasons, pc.invert(pc.equal(reasons, ""))).to_pylist())
     lengths = table.column("length").to_numpy()[kept]
-    trained = trained_per_row(table.column("labels"))[kept]
+    trained = table.column("n_trained").to_numpy().astype(np.int64)[kept]
     frac = trained / np.maximum(lengths, 1)
     report = PrepReport(
         rows_in=table.num_rows,

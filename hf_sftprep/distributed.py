@@ -8,8 +8,6 @@ Ray is imported inside: install the ``distributed`` extra.
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,9 +15,7 @@ import pyarrow.compute as pc
 
 from .errors import SFTPrepError
 from .preprocess import META_COLUMNS, SFTPreprocessor
-from .stats import PrepReport
-
-logger = logging.getLogger("hf_sftprep")
+from .stats import log_drops, report_from_table
 
 
 class _RayBatch:
@@ -85,20 +81,6 @@ def prepare_on_ray(source, tokenizer: str, output_dir: str, *, num_cpus: int | N
     finally:
         if started:
             ray.shutdown()
-    report = _report(meta)
-    if report.dropped:
-        logger.warning("hf_sftprep dropped %d of %d rows: %s", report.rows_in - report.rows_out, report.rows_in,
-                       ", ".join(f"{k}={v}" for k, v in report.dropped.items()))
+    report = report_from_table(meta)
+    log_drops(report)
     return (output_dir, report) if return_report else output_dir
-
-
-def _report(meta: pa.Table) -> PrepReport:
-    reasons = meta.column("drop_reason").to_pylist()
-    kept = pc.equal(meta.column("drop_reason"), "").to_numpy(zero_copy_only=False)
-    lengths = meta.column("length").to_numpy()[kept]
-    return PrepReport(
-        rows_in=meta.num_rows, rows_out=int(kept.sum()),
-        dropped=dict(sorted(Counter(r for r in reasons if r).items())),
-        tokens=int(lengths.sum()), trained_tokens=int(meta.column("n_trained").to_numpy()[kept].sum()),
-        eot_truncated_rows=int(meta.column("eot_truncated").to_numpy(zero_copy_only=False)[kept].sum()),
-    )

@@ -12,7 +12,7 @@ from . import __version__
 from .errors import SFTPrepError
 from .formats import detect_format, stanford_prompt
 from .preprocess import META_COLUMNS, SFTPreprocessor
-from .stats import PrepReport, report_from_table
+from .stats import kept_mask, log_drops, report_from_table
 from .template import render
 
 logger = logging.getLogger("hf_sftprep")
@@ -66,15 +66,9 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
         desc=desc,
     )
     report = report_from_table(mapped.data.table, pre.spec)
+    log_drops(report)
     if report.dropped:
-        logger.warning(
-            "hf_sftprep dropped %d of %d rows: %s",
-            report.rows_in - report.rows_out,
-            report.rows_in,
-            ", ".join(f"{k}={v}" for k, v in report.dropped.items()),
-        )
-        keep = np.flatnonzero(np.asarray(mapped.data.column("drop_reason").to_pylist(), dtype=object) == "")
-        mapped = mapped.select(keep)
+        mapped = mapped.select(np.flatnonzero(kept_mask(mapped.data.table)))
     logger.info("hf_sftprep: %s", report.summary().replace("\n", "; "))
     return mapped.remove_columns(list(META_COLUMNS)), report
 

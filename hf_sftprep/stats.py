@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -11,6 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .masking import IGNORE_INDEX
+
+logger = logging.getLogger("hf_sftprep")
 
 
 @dataclass
@@ -81,10 +84,26 @@ def trained_per_row(labels: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
+def log_drops(report: PrepReport) -> None:
+    """One warning line with the drop counts per reason (nothing when no row was dropped)."""
+    if report.dropped:
+        logger.warning(
+            "hf_sftprep dropped %d of %d rows: %s",
+            report.rows_in - report.rows_out,
+            report.rows_in,
+            ", ".join(f"{k}={v}" for k, v in report.dropped.items()),
+        )
+
+
+def kept_mask(table: pa.Table) -> np.ndarray:
+    """Rows of a table with meta columns that were not dropped."""
+    return pc.equal(table.column("drop_reason"), "").to_numpy(zero_copy_only=False)
+
+
 def report_from_table(table: pa.Table, spec=None) -> PrepReport:
-    """Build the report from a prepared table that still has the meta columns."""
+    """Build the report from the meta columns (drop_reason, eot_truncated, n_trained) and ``length``."""
     reasons = table.column("drop_reason")
-    kept = pc.equal(reasons, "").to_numpy(zero_copy_only=False)
+    kept = kept_mask(table)
     dropped = Counter(r for r in pc.filter(reasons, pc.invert(pc.equal(reasons, ""))).to_pylist())
     lengths = table.column("length").to_numpy()[kept]
     trained = table.column("n_trained").to_numpy().astype(np.int64)[kept]

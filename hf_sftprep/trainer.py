@@ -102,28 +102,17 @@ def build_trainer(
     lora = default_lora() if lora is None else lora
     args = args if args is not None else _default_args(use_trl, output_dir)
     args.remove_unused_columns = False  # keep 'labels' and 'length' for our collator and the length sampler
-    collator = SFTDataCollator(tokenizer, pad_to_multiple_of=pad_to_multiple_of, padding_free=padding_free)
-    if use_trl:
-        trl = _require("trl")
-        # Otherwise TRL re-tokenizes and re-truncates the prepared rows.
-        args.dataset_kwargs = {**(getattr(args, "dataset_kwargs", None) or {}), "skip_prepare_dataset": True}
-        return trl.SFTTrainer(
-            model=model,
-            args=args,
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset,
-            processing_class=tokenizer,
-            data_collator=collator,
-            peft_config=lora or None,
-        )
-    transformers = _require("transformers")
-    if lora:
-        model = _require("peft").get_peft_model(model, lora)
-    return transformers.Trainer(
-        model=model,
+    common = dict(
         args=args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
-        data_collator=collator,
+        data_collator=SFTDataCollator(tokenizer, pad_to_multiple_of=pad_to_multiple_of, padding_free=padding_free),
     )
+    if use_trl:
+        # Otherwise TRL re-tokenizes and re-truncates the prepared rows.
+        args.dataset_kwargs = {**(getattr(args, "dataset_kwargs", None) or {}), "skip_prepare_dataset": True}
+        return _require("trl").SFTTrainer(model=model, peft_config=lora or None, **common)
+    if lora:
+        model = _require("peft").get_peft_model(model, lora)
+    return _require("transformers").Trainer(model=model, **common)

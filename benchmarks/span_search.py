@@ -28,7 +28,7 @@ def python_loop(rows: list[list[int]]) -> int:
 
 
 def numpy_search(flat: np.ndarray, offsets: np.ndarray) -> int:
-    from hf_sftprep.masking import build_labels, span_mask, turn_spans
+    from hf_sftprep.tokens.masking import build_labels, span_mask, turn_spans
 
     spans, _ = turn_spans(flat, offsets, np.asarray(HEADER), np.asarray(END))
     labels = build_labels(flat, span_mask(len(flat), spans.start, spans.stop))

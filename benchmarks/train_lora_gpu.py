@@ -42,7 +42,7 @@ def load_model(name: str, vocab: int, cache: Path, device: str, dtype):
 
 def batches(lengths: np.ndarray, batch_size: int, mode: str) -> list[list[int]]:
     from hf_sftprep import length_grouped_batches
-    from hf_sftprep.batching import random_batches
+    from hf_sftprep.train.batching import random_batches
 
     if mode == "grouped":
         return length_grouped_batches(lengths, batch_size, seed=0)
@@ -54,7 +54,7 @@ def run(model, ds, tok, mode: str, steps: int, batch_size: int, device: str) -> 
     from peft import get_peft_model
 
     from hf_sftprep import SFTDataCollator
-    from hf_sftprep.trainer import default_lora
+    from hf_sftprep.train.trainer import default_lora
 
     peft_model = get_peft_model(model, default_lora())
     opt = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=2e-4)

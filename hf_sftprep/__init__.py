@@ -2,15 +2,15 @@
 
 __version__ = "0.1.0"
 
-from .batching import length_grouped_batches, padding_waste  # noqa: E402
-from .collator import SFTDataCollator  # noqa: E402
+from .train.batching import length_grouped_batches, padding_waste  # noqa: E402
+from .train.collator import SFTDataCollator  # noqa: E402
 from .errors import OptionError, RowError, SFTPrepError, TemplateError  # noqa: E402
-from .masking import IGNORE_INDEX  # noqa: E402
-from .preprocess import SFTPreprocessor  # noqa: E402
-from .pipeline import generation_prompts, prepare  # noqa: E402
-from .stats import PrepReport  # noqa: E402
-from .template import TemplateSpec, probe_template  # noqa: E402
-from .trainer import build_trainer  # noqa: E402
+from .tokens.masking import IGNORE_INDEX  # noqa: E402
+from .datasets.preprocess import SFTPreprocessor  # noqa: E402
+from .datasets.prepare import generation_prompts, prepare  # noqa: E402
+from .datasets.stats import PrepReport  # noqa: E402
+from .templates.probe import TemplateSpec, probe_template  # noqa: E402
+from .train.trainer import build_trainer  # noqa: E402
 
 __all__ = [
     "IGNORE_INDEX",

@@ -13,7 +13,7 @@ import textwrap
 from datasets import Dataset, load_dataset
 
 from hf_sftprep import SFTPreprocessor, prepare
-from hf_sftprep.pipeline import fingerprint
+from hf_sftprep.datasets.prepare import fingerprint
 
 ROWS = [{"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]} for i in range(400)]
 
@@ -46,7 +46,7 @@ def test_fingerprint_changes(smollm):
 def test_fingerprint_includes_version(smollm, monkeypatch):
     raw = Dataset.from_list(ROWS)
     before = fingerprint(raw, SFTPreprocessor(smollm))
-    monkeypatch.setattr("hf_sftprep.pipeline.__version__", "999.0")
+    monkeypatch.setattr("hf_sftprep.datasets.prepare.__version__", "999.0")
     assert fingerprint(raw, SFTPreprocessor(smollm)) != before
 
 

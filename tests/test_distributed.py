@@ -25,7 +25,7 @@ def jsonl(tmp_path_factory):
 
 
 def test_ray_equals_prepare_with_drops(jsonl, smollm, tok_dir, tmp_path):
-    from hf_sftprep.distributed import prepare_on_ray
+    from hf_sftprep.datasets.distributed import prepare_on_ray
 
     out, report = prepare_on_ray(str(jsonl), str(tok_dir / "smollm2_tokenizer"), str(tmp_path / "out"), num_cpus=2,
                                  on_invalid="drop", return_report=True)
@@ -39,7 +39,7 @@ def test_ray_equals_prepare_with_drops(jsonl, smollm, tok_dir, tmp_path):
 
 
 def test_ray_error_mode_raises_like_prepare(jsonl, smollm, tok_dir, tmp_path):
-    from hf_sftprep.distributed import prepare_on_ray
+    from hf_sftprep.datasets.distributed import prepare_on_ray
 
     with pytest.raises(Exception, match="no assistant message"):
         prepare_on_ray(str(jsonl), str(tok_dir / "smollm2_tokenizer"), str(tmp_path / "out"), num_cpus=2)

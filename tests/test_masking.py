@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hf_sftprep.masking import (
+from hf_sftprep.tokens.masking import (
     IGNORE_INDEX,
     build_labels,
     char_span_mask,

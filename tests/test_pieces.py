@@ -9,8 +9,8 @@ import pytest
 from helpers import random_conversation
 
 from hf_sftprep import SFTPreprocessor
-from hf_sftprep.pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
-from hf_sftprep.template import special_strings
+from hf_sftprep.tokens.pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
+from hf_sftprep.templates.probe import special_strings
 
 
 @pytest.mark.parametrize("name", ["llama3", "qwen", "smollm"])

@@ -17,18 +17,13 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from . import __version__
-from .errors import RowError, SFTPrepError
-from .exact import header_char_spans, offsets_trained_mask
-from .formats import (
-    alpaca_messages,
-    check_choice,
-    detect_format,
-    mapped_messages,
-    openai_messages,
-    stanford_prompt,
-)
-from .masking import (
+from .. import __version__
+from ..errors import RowError, SFTPrepError
+from ..tokens.exact import header_char_spans, offsets_trained_mask
+from ..records.alpaca import alpaca_messages, stanford_prompt
+from ..records.detect import check_choice, detect_format
+from ..records.openai import mapped_messages, openai_messages
+from ..tokens.masking import (
     build_labels,
     count_per_row,
     last_per_row,
@@ -37,8 +32,8 @@ from .masking import (
     truncate,
     turn_spans,
 )
-from .pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
-from .template import Renderer, probe_template, special_pattern, special_strings, warn_if_eot_not_eos
+from ..tokens.pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
+from ..templates.probe import Renderer, probe_template, special_pattern, special_strings, warn_if_eot_not_eos
 
 logger = logging.getLogger("hf_sftprep")
 

@@ -8,7 +8,7 @@ import io
 
 import numpy as np
 
-from .stats import trained_per_row
+from ..datasets.stats import trained_per_row
 from .visualize import render_row_html
 
 STYLE = (

@@ -6,7 +6,7 @@ torch, peft and trl are imported inside, so the core package works without the `
 from __future__ import annotations
 
 from .collator import SFTDataCollator
-from .errors import SFTPrepError
+from ..errors import SFTPrepError
 
 EXTRA_HINT = "Install the training extra: pip install 'hf-sftprep[train]'"
 

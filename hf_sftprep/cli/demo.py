@@ -6,11 +6,11 @@ import os
 import sys
 from pathlib import Path
 
-from . import offline
-from .errors import SFTPrepError
+from .. import offline
+from ..errors import SFTPrepError
 from .visualize import describe_turns, render_row
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 
 
 def cache_dir() -> Path:
@@ -33,7 +33,7 @@ def run_demo(row: int = 1, color: bool | None = None) -> None:
     """Prepare the shipped chat and Alpaca samples, print their stats and one inspected row."""
     import datasets
 
-    from .pipeline import prepare
+    from ..datasets.prepare import prepare
 
     tok = demo_tokenizer()
     color = sys.stdout.isatty() if color is None else color

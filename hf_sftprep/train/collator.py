@@ -10,8 +10,8 @@ import logging
 
 import numpy as np
 
-from .errors import SFTPrepError
-from .masking import IGNORE_INDEX
+from ..errors import SFTPrepError
+from ..tokens.masking import IGNORE_INDEX
 
 logger = logging.getLogger("hf_sftprep")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import SFTPrepError
+from ..errors import SFTPrepError
 from .preprocess import META_COLUMNS, SFTPreprocessor
 from .stats import log_drops, report_from_table
 

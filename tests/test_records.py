@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from hf_sftprep import RowError, SFTPrepError
-from hf_sftprep.formats import alpaca_messages, detect_format, mapped_messages, openai_messages, stanford_prompt
+from hf_sftprep.records.alpaca import alpaca_messages, stanford_prompt
+from hf_sftprep.records.detect import detect_format
+from hf_sftprep.records.openai import mapped_messages, openai_messages
 
 
 def test_detect():

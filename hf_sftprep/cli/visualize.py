@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from .masking import IGNORE_INDEX
+from ..tokens.masking import IGNORE_INDEX
 
 GREEN, DIM, RESET = "\x1b[32m", "\x1b[2m", "\x1b[0m"
 

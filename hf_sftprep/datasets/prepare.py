@@ -8,12 +8,13 @@ import numpy as np
 from datasets import Dataset, DatasetDict, Features, IterableDataset, List, Value
 from datasets.fingerprint import Hasher
 
-from . import __version__
-from .errors import SFTPrepError
-from .formats import detect_format, stanford_prompt
+from .. import __version__
+from ..errors import SFTPrepError
+from ..records.alpaca import stanford_prompt
+from ..records.detect import detect_format
 from .preprocess import META_COLUMNS, SFTPreprocessor
 from .stats import kept_mask, log_drops, report_from_table
-from .template import render
+from ..templates.probe import render
 
 logger = logging.getLogger("hf_sftprep")
 

@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from .errors import RowError, TemplateError
+from ..errors import RowError, TemplateError
 
 logger = logging.getLogger("hf_sftprep")
 _warned: set[tuple] = set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import RowError
+from ..errors import RowError
 from .masking import char_span_mask, lengths_to_offsets
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .masking import IGNORE_INDEX
+from ..tokens.masking import IGNORE_INDEX
 
 logger = logging.getLogger("hf_sftprep")
 

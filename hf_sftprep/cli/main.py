@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .errors import SFTPrepError
+from ..errors import SFTPrepError
 from .loading import STATS_FILE, TOKENIZER_DIR, CLIError, load_records, load_tokenizer, open_prepared
 
 
@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args) -> None:
-    from .pipeline import prepare
+    from ..datasets.prepare import prepare
 
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:

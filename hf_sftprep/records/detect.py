@@ -1,0 +1,51 @@
+"""Which record layout a dataset holds, from its column names, and option checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from ..errors import OptionError, SFTPrepError
+
+ROLES = ("system", "user", "assistant", "tool")
+Format = Literal["auto", "openai", "alpaca"]
+FORMATS = ("auto", "openai", "alpaca")
+
+
+def check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
+    """Raise OptionError when ``value`` is not one of ``allowed``."""
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise OptionError(f"{name}={value!r} is not supported; expected one of {choices}.")
+
+
+def detect_format(columns: Sequence[str], fmt: Format = "auto", column_map: Mapping[str, str] | None = None) -> str:
+    """Pick the record format from the dataset's column names.
+
+    Example:
+        >>> detect_format(["instruction", "output"])
+        'alpaca'
+    """
+    check_choice("format", fmt, FORMATS)
+    cols = set(columns)
+    if column_map:
+        missing = [c for c in column_map.values() if c not in cols]
+        if missing:
+            raise SFTPrepError(
+                f"column_map names columns {missing} that the dataset lacks; columns found: {sorted(cols)}. "
+                "Fix the mapping so each value is an existing column."
+            )
+        return "mapped"
+    if fmt in ("auto", "openai") and "messages" in cols:
+        return "openai"
+    if fmt in ("auto", "alpaca") and {"instruction", "output"} <= cols:
+        return "alpaca"
+    wanted = {
+        "auto": "a 'messages' column (OpenAI chat) or 'instruction' + 'output' (+ optional 'input') columns (Alpaca)",
+        "openai": "a 'messages' column",
+        "alpaca": "'instruction' and 'output' columns (and optionally 'input')",
+    }[fmt]
+    raise SFTPrepError(
+        f"cannot find the record format: columns found are {sorted(cols)}; expected {wanted}. "
+        "Rename the columns, or pass column_map={'system': ..., 'user': ..., 'assistant': ...}."
+    )

@@ -169,6 +169,9 @@ class SFTPreprocessor:
             if "messages" not in record:
                 raise RowError(row, "missing_field", "field 'messages' is missing; expected a list of {role, content}.")
             return openai_messages(row, record["messages"], self.options["role_map"])
+        if fmt == "sharegpt":  # an OpenAI record once converted, so it is normalized like one
+            from ..records.sharegpt import sharegpt_record
+            return self._messages("openai", row, sharegpt_record(row, record, self.options["role_map"]))
         if fmt == "alpaca":
             return alpaca_messages(row, record)
         return mapped_messages(row, record, self.options["column_map"])

@@ -8,8 +8,8 @@ from typing import Literal
 from ..errors import OptionError, SFTPrepError
 
 ROLES = ("system", "user", "assistant", "tool")
-Format = Literal["auto", "openai", "alpaca"]
-FORMATS = ("auto", "openai", "alpaca")
+Format = Literal["auto", "openai", "alpaca", "sharegpt"]
+FORMATS = ("auto", "openai", "alpaca", "sharegpt")
 
 
 def check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
@@ -19,8 +19,19 @@ def check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
         raise OptionError(f"{name}={value!r} is not supported; expected one of {choices}.")
 
 
-def detect_format(columns: Sequence[str], fmt: Format = "auto", column_map: Mapping[str, str] | None = None) -> str:
-    """Pick the record format from the dataset's column names.
+def _from_value_items(features: Mapping | None) -> bool:
+    """True unless ``features`` shows that the ``conversations`` items lack ``from`` / ``value``."""
+    item = getattr((features or {}).get("conversations"), "feature", None)
+    return item is None or not isinstance(item, Mapping) or {"from", "value"} <= set(item)
+
+
+def detect_format(
+    columns: Sequence[str],
+    fmt: Format = "auto",
+    column_map: Mapping[str, str] | None = None,
+    features: Mapping | None = None,
+) -> str:
+    """Pick the record format from the dataset's column names (and, when given, its ``features``).
 
     Example:
         >>> detect_format(["instruction", "output"])
@@ -40,10 +51,14 @@ def detect_format(columns: Sequence[str], fmt: Format = "auto", column_map: Mapp
         return "openai"
     if fmt in ("auto", "alpaca") and {"instruction", "output"} <= cols:
         return "alpaca"
+    if fmt in ("auto", "sharegpt") and "conversations" in cols and _from_value_items(features):
+        return "sharegpt"
     wanted = {
-        "auto": "a 'messages' column (OpenAI chat) or 'instruction' + 'output' (+ optional 'input') columns (Alpaca)",
+        "auto": "a 'messages' column (OpenAI chat), 'instruction' + 'output' (+ optional 'input') columns (Alpaca) "
+        "or a 'conversations' column of {from, value} items (ShareGPT)",
         "openai": "a 'messages' column",
         "alpaca": "'instruction' and 'output' columns (and optionally 'input')",
+        "sharegpt": "a 'conversations' column of {from, value} items",
     }[fmt]
     raise SFTPrepError(
         f"cannot find the record format: columns found are {sorted(cols)}; expected {wanted}. "

@@ -1,0 +1,337 @@
+"""build_mixture(): many sources, one prepared dataset with a ``source`` column and a per-source report.
+
+Each source is read, checked and prepared with :func:`prepare` (so each is cached on its own
+fingerprint), then exact duplicates are removed across sources, each source's share is drawn
+with the seed, and the rows are concatenated, shuffled, split and optionally packed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+from datasets import Dataset, DatasetDict, concatenate_datasets
+
+from ..errors import RowError, SFTPrepError
+from ..records.alpaca import alpaca_messages
+from ..records.detect import detect_format
+from ..records.sharegpt import SHAREGPT_ROLES
+from .prepare import prepare
+from .recipe import Recipe, Source, check_rows, parse_recipe
+from .stats import PrepReport, _percentiles, trained_per_row
+
+logger = logging.getLogger("hf_sftprep")
+
+
+# -- per-source system prompt --------------------------------------------------------------------
+class AddSystemPrompt:
+    """Batched map function: put a system message first in rows that have none (picklable, hashable).
+
+    Alpaca rows become chat ``messages``; a row the Alpaca reader rejects raises (``on_invalid='error'``)
+    or becomes a placeholder that the chat reader rejects for the same reason, so drop counts match.
+    """
+
+    def __init__(self, fmt: str, text: str, role_map: dict | None = None, on_invalid: str = "error"):
+        self.fmt, self.text, self.role_map, self.on_invalid = fmt, text, role_map or {}, on_invalid
+
+    def _chat(self, messages, role_key: str, content_key: str, names: dict):
+        if not isinstance(messages, list) or any(isinstance(m, dict) and names.get(m.get(role_key)) == "system" for m in messages):
+            return messages
+        return [{role_key: "system", content_key: self.text}, *messages]
+
+    def _alpaca(self, row: int, record: dict) -> list[dict]:
+        try:
+            messages = alpaca_messages(row, record)
+        except RowError as err:
+            if self.on_invalid == "error":
+                raise
+            if err.reason == "empty_answer":
+                return [{"role": "user", "content": "-"}, {"role": "assistant", "content": ""}]
+            return [{"role": "user", "content": None}, {"role": "assistant", "content": "-"}]  # bad_content
+        return [{"role": "system", "content": self.text}, *messages]
+
+    def __call__(self, batch: dict, indices: list[int]) -> dict:
+        if self.fmt == "openai":
+            names = {r: self.role_map.get(r, r) for r in ("system", *self.role_map)}
+            return {"messages": [self._chat(m, "role", "content", names) for m in batch["messages"]]}
+        if self.fmt == "sharegpt":
+            names = {**SHAREGPT_ROLES, **self.role_map}
+            return {"conversations": [self._chat(m, "from", "value", names) for m in batch["conversations"]]}
+        records = [{c: batch[c][i] for c in batch} for i in range(len(indices))]
+        return {"messages": [self._alpaca(row, rec) for row, rec in zip(indices, records)]}
+
+
+# -- exact duplicates -------------------------------------------------------------------------------
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: a bijection on uint64 that spreads every input bit (wraps mod 2**64)."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _flat(ids: pa.ChunkedArray | pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
+    arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    offsets = arr.offsets.to_numpy().astype(np.int64)
+    values = arr.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+    return values, offsets - offsets[0]
+
+
+def row_hashes(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """One uint64 per row from its token ids and their positions, without a Python loop over rows.
+
+    Example:
+        >>> h = row_hashes(np.array([5, 6, 5, 6, 6, 5]), np.array([0, 2, 4, 6]))
+        >>> bool(h[0] == h[1]), bool(h[0] == h[2])
+        (True, False)
+    """
+    lengths = np.diff(offsets)
+    pos = np.arange(len(values), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    # ids < 2**32 and positions < 2**32, so (position << 32 | id) is unique per token slot
+    h = _mix64(values.astype(np.uint64) | (pos.astype(np.uint64) << np.uint64(32)))
+    csum = np.zeros(len(h) + 1, dtype=np.uint64)
+    np.cumsum(h, out=csum[1:])
+    return _mix64((csum[offsets[1:]] - csum[offsets[:-1]]) ^ lengths.astype(np.uint64))
+
+
+def duplicate_mask(parts: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Per part (in order), True for rows whose ids equal an earlier row's, across all parts.
+
+    Candidates come from the hashes and are confirmed by comparing the ids, so a hash collision
+    (p ~ rows**2 / 2**64) keeps both rows rather than removing a distinct one.
+    """
+    keys = np.concatenate([row_hashes(v, o) for v, o in parts]) if parts else np.zeros(0, np.uint64)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    earlier = first[inverse]
+    starts = np.cumsum([0] + [len(o) - 1 for _, o in parts])
+    dup = earlier != np.arange(len(keys))
+    for k in np.flatnonzero(dup):
+        (pa_, ia), (pb, ib) = _locate(starts, int(k)), _locate(starts, int(earlier[k]))
+        va, oa = parts[pa_]
+        vb, ob = parts[pb]
+        dup[k] = np.array_equal(va[oa[ia] : oa[ia + 1]], vb[ob[ib] : ob[ib + 1]])
+    return [dup[starts[i] : starts[i + 1]] for i in range(len(parts))]
+
+
+def _locate(starts: np.ndarray, k: int) -> tuple[int, int]:
+    part = int(np.searchsorted(starts, k, side="right") - 1)
+    return part, k - int(starts[part])
+
+
+# -- shares -----------------------------------------------------------------------------------------
+def share_indices(source: Source, rows: np.ndarray, seed: int) -> np.ndarray:
+    """Which of ``rows`` (repeats allowed) go into the mixture; the same for the same seed and name.
+
+    Example:
+        >>> share_indices(Source("a", epochs=1.5), np.arange(4), seed=0).tolist()
+        [0, 1, 2, 3, 0, 1, 2, 3, 1, 3]
+    """
+    rng = np.random.default_rng([seed, zlib.crc32(source.name.encode())])
+    n = len(rows)
+
+    def draw(k: int) -> np.ndarray:
+        return rows[np.sort(rng.choice(n, size=k, replace=False))]
+
+    if source.take is not None:
+        return draw(source.take)
+    if source.fraction is not None:
+        return draw(int(round(source.fraction * n)))
+    if source.epochs is not None:
+        full = int(source.epochs)
+        return np.concatenate([np.tile(rows, full), draw(int(round((source.epochs - full) * n)))])
+    return rows
+
+
+# -- loading ----------------------------------------------------------------------------------------
+def load_source(source: Source) -> Dataset:
+    """The raw rows of one source: local files through ``datasets.load_dataset``, or a hub dataset."""
+    import datasets
+
+    if source.files is not None:
+        return datasets.load_dataset(source.builder, data_files=source.files, split="train")
+    try:
+        return datasets.load_dataset(source.hub, split=source.split)
+    except Exception as err:  # offline, unknown name, gated, ...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise SFTPrepError(f"recipe: source {source.name!r}: cannot load hub dataset {source.hub!r} "
+                           f"(split {source.split!r}): {first}") from None
+
+
+def _check_source(source: Source, raw: Dataset) -> str:
+    try:
+        fmt = detect_format(raw.column_names, source.options["format"], source.options.get("column_map"), raw.features)
+    except SFTPrepError as err:
+        raise SFTPrepError(f"recipe: source {source.name!r}: {err} Or set format: in the source.") from None
+    if source.system_prompt is not None and fmt not in ("openai", "sharegpt", "alpaca"):
+        raise SFTPrepError(f"recipe: source {source.name!r}: system_prompt works on messages, conversations or "
+                           f"Alpaca rows, not on a column_map source; add a 'system' entry to column_map instead.")
+    check_rows(source, raw.num_rows)
+    return fmt
+
+
+# -- the report -------------------------------------------------------------------------------------
+@dataclass
+class MixtureReport:
+    """The whole mixture (``total``) and, per source name, what came in, what was removed and its share.
+
+    Example:
+        >>> ds, report = build_mixture("mix.yaml", return_report=True)
+        >>> report.sources["alpaca"]["rows_out"], report.sources["alpaca"]["duplicates"]
+        (40, 2)
+    """
+
+    total: PrepReport
+    sources: dict[str, dict] = field(default_factory=dict)
+    duplicates: int = 0
+    splits: dict[str, dict] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        out = {**self.total.to_dict(), "duplicates": self.duplicates, "sources": self.sources}
+        if self.splits:
+            out["splits"] = self.splits
+        return out
+
+    def summary(self) -> str:
+        """The mixture's totals, then one line per source."""
+        head = f"{'source':<14}{'rows in':>9}{'dropped':>9}{'dups':>7}{'rows out':>10}{'tokens':>12}{'share':>8}{'trained':>11}{'p50/p90/max':>17}"
+        lines = [self.total.summary(), f"duplicates removed: {self.duplicates}", head]
+        for name, s in self.sources.items():
+            lp = s["length_percentiles"]
+            lines.append(
+                f"{name[:13]:<14}{s['rows_in']:>9,}{sum(s['dropped'].values()):>9,}{s['duplicates']:>7,}{s['rows_out']:>10,}"
+                f"{s['tokens']:>12,}{s['share']:>8.1%}{s['trained_tokens']:>11,}"
+                f"{'/'.join(str(lp.get(k)) for k in ('p50', 'p90', 'max')):>17}"
+            )
+        lines += [f"[{k}] {v['rows']:,} rows, {v['tokens']:,} tokens" for k, v in self.splits.items()]
+        return "\n".join(lines)
+
+
+def _source_stats(report: PrepReport, dups: int, lengths: np.ndarray, trained: np.ndarray) -> dict:
+    return {
+        "rows_in": report.rows_in,
+        "dropped": report.dropped,
+        "rows_prepared": report.rows_out,
+        "duplicates": dups,
+        "rows_out": int(len(lengths)),
+        "tokens": int(lengths.sum()),
+        "trained_tokens": int(trained.sum()),
+        "eot_truncated_rows": report.eot_truncated_rows,
+        "length_percentiles": _percentiles(lengths),
+    }
+
+
+def _total(reports: list[PrepReport], lengths: np.ndarray, trained: np.ndarray) -> PrepReport:
+    dropped: Counter = Counter()
+    for r in reports:
+        dropped.update(r.dropped)
+    first = reports[0]
+    return PrepReport(
+        rows_in=sum(r.rows_in for r in reports), rows_out=int(len(lengths)), dropped=dict(sorted(dropped.items())),
+        tokens=int(lengths.sum()), trained_tokens=int(trained.sum()),
+        eot_truncated_rows=sum(r.eot_truncated_rows for r in reports),
+        length_percentiles=_percentiles(lengths),
+        trained_fraction_percentiles=_percentiles(trained / np.maximum(lengths, 1), cast=lambda x: round(float(x), 4)),
+        header_text=first.header_text, end_text=first.end_text, header_ids=first.header_ids, end_ids=first.end_ids,
+    )
+
+
+# -- the build --------------------------------------------------------------------------------------
+def _pack_function(recipe: Recipe):
+    if recipe.pack is None:
+        return None
+    if importlib.util.find_spec("hf_sftprep.datasets.pack") is None:
+        raise SFTPrepError("recipe: pack is set, but this version of hf_sftprep has no packing "
+                           "(hf_sftprep.datasets.pack); remove pack: from the recipe.")
+    from .pack import pack
+
+    return pack
+
+
+def _prepare_source(source: Source, fmt: str, raw: Dataset, tok, recipe: Recipe) -> tuple[Dataset, PrepReport]:
+    if source.system_prompt is not None:
+        add = AddSystemPrompt(fmt, source.system_prompt, source.options.get("role_map"), recipe.on_invalid)
+        drop = [c for c in ("instruction", "input", "output") if fmt == "alpaca" and c in raw.column_names]
+        raw = raw.map(add, batched=True, with_indices=True, remove_columns=drop,
+                      features=None if fmt == "alpaca" else raw.features, desc=f"hf_sftprep [{source.name}]: system prompt")
+    options = dict(source.options)
+    if fmt == "alpaca" and source.system_prompt is not None:
+        options["format"] = "auto"  # the rows are chat messages now
+    return prepare(raw, tok, max_length=recipe.max_length, num_proc=recipe.num_proc, return_report=True,
+                   on_invalid=recipe.on_invalid, train_on=recipe.train_on, **options)
+
+
+def build_mixture(recipe: dict | str | Path, *, return_report: bool = False):
+    """Prepare every source of a recipe and mix them into one dataset with a ``source`` column.
+
+    The whole recipe is checked first (keys, paths, formats, shares, tokenizer); each source is then
+    prepared with :func:`prepare` and cached on its own fingerprint, so editing one source re-prepares
+    only that source.
+
+    Args:
+        recipe: a dict, or the path of a YAML / JSON recipe file (relative paths inside it are read
+            from its folder).
+        return_report: also return a :class:`MixtureReport`.
+
+    Returns:
+        A ``Dataset`` (a ``DatasetDict`` with train/test when ``test_size`` is set); with
+        ``return_report``, ``(dataset, report)``.
+
+    Example:
+        >>> ds = build_mixture({"tokenizer": "./tok", "seed": 0, "dedupe": True,
+        ...                     "sources": [{"path": "chats.jsonl"}, {"path": "alpaca.json", "take": 40}]})
+        >>> sorted(set(ds["source"]))
+        ['alpaca', 'chats']
+    """
+    from ..cli.loading import load_tokenizer
+
+    plan = parse_recipe(recipe)
+    pack = _pack_function(plan)
+    tok = load_tokenizer(plan.tokenizer, plan.chat_template)
+    raws = [load_source(s) for s in plan.sources]
+    formats = [_check_source(s, raw) for s, raw in zip(plan.sources, raws)]
+    prepared = [_prepare_source(s, f, raw, tok, plan) for s, f, raw in zip(plan.sources, formats, raws)]
+
+    tables = [ds.with_format("arrow")[:] for ds, _ in prepared]
+    flats = [_flat(t.column("input_ids")) for t in tables]
+    dups = duplicate_mask(flats) if plan.dedupe else [np.zeros(t.num_rows, bool) for t in tables]
+    picks, stats, all_len, all_trained = [], {}, [], []
+    for source, (ds, report), table, dup in zip(plan.sources, prepared, tables, dups):
+        rows = np.flatnonzero(~dup)
+        if source.take is not None and source.take > len(rows):
+            raise SFTPrepError(
+                f"recipe: source {source.name!r}: take: {source.take} but only {len(rows)} rows remain after "
+                f"{report.rows_in - report.rows_out} were dropped ({report.dropped}) and {int(dup.sum())} duplicates "
+                "removed; lower take, or replace it with epochs: to repeat the source.")
+        pick = share_indices(source, rows, plan.seed)
+        lengths = table.column("length").to_numpy()[pick].astype(np.int64)
+        trained = trained_per_row(table.column("labels"))[pick]
+        stats[source.name] = _source_stats(report, int(dup.sum()), lengths, trained)
+        picks.append(pick)
+        all_len.append(lengths)
+        all_trained.append(trained)
+    lengths, trained = np.concatenate(all_len), np.concatenate(all_trained)
+    for s in stats.values():
+        s["share"] = round(s["tokens"] / max(int(lengths.sum()), 1), 6)
+        s["trained_share"] = round(s["trained_tokens"] / max(int(trained.sum()), 1), 6)
+
+    parts = [ds.add_column("source", [s.name] * ds.num_rows) for s, (ds, _) in zip(plan.sources, prepared)]
+    starts = np.cumsum([0] + [p.num_rows for p in parts[:-1]])
+    order = np.concatenate([pick + start for pick, start in zip(picks, starts)])
+    if plan.shuffle:
+        order = order[np.random.default_rng(plan.seed).permutation(len(order))]
+    mixed = concatenate_datasets(parts).select(order)
+    out: Dataset | DatasetDict = mixed
+    splits = {}
+    if plan.test_size is not None:
+        out = mixed.train_test_split(test_size=plan.test_size, shuffle=False)
+        splits = {k: {"rows": v.num_rows, "tokens": int(np.sum(v.with_format("numpy")["length"]))} for k, v in out.items()}
+    if pack is not None:
+        out = DatasetDict({k: pack(v, plan.pack) for k, v in out.items()}) if isinstance(out, DatasetDict) else pack(out, plan.pack)
+    report = MixtureReport(_total([r for _, r in prepared], lengths, trained), stats, int(sum(d.sum() for d in dups)), splits)
+    logger.info("hf_sftprep mixture: %s", report.summary().replace("\n", "; "))
+    return (out, report) if return_report else out

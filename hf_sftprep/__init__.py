@@ -9,11 +9,13 @@ from .tokens.masking import IGNORE_INDEX  # noqa: E402
 from .datasets.preprocess import SFTPreprocessor  # noqa: E402
 from .datasets.prepare import generation_prompts, prepare  # noqa: E402
 from .datasets.stats import PrepReport  # noqa: E402
+from .datasets.mixture import MixtureReport, build_mixture  # noqa: E402
 from .templates.probe import TemplateSpec, probe_template  # noqa: E402
 from .train.trainer import build_trainer  # noqa: E402
 
 __all__ = [
     "IGNORE_INDEX",
+    "MixtureReport",
     "OptionError",
     "PrepReport",
     "RowError",
@@ -24,6 +26,7 @@ __all__ = [
     "TemplateSpec",
     "__version__",
     "build_trainer",
+    "build_mixture",
     "generation_prompts",
     "length_grouped_batches",
     "padding_waste",

@@ -18,11 +18,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("build", help="tokenize and mask DATA into a prepared dataset directory")
-    b.add_argument("data", help="a .json/.jsonl/.parquet/.csv file, a directory of them, or a hub dataset name")
-    b.add_argument("--tokenizer", required=True, help="a local tokenizer directory or a hub id")
+    b.add_argument("data", nargs="?", help="a .json/.jsonl/.parquet/.csv file, a directory of them, or a hub dataset name")
+    b.add_argument("--recipe", help="a YAML/JSON mixture recipe (sources, shares, tokenizer) instead of DATA and --tokenizer")
+    b.add_argument("--tokenizer", help="a local tokenizer directory or a hub id")
     b.add_argument("--out", required=True, help="output directory")
     b.add_argument("--split", default="train")
-    b.add_argument("--format", default="auto", choices=["auto", "openai", "alpaca"])
+    b.add_argument("--format", default="auto", choices=["auto", "openai", "alpaca", "sharegpt"])
     b.add_argument("--alpaca-prompt", choices=["chat", "stanford"])
     b.add_argument("--chat-template", help="file whose text replaces the tokenizer's chat template")
     b.add_argument("--max-length", type=int)
@@ -50,9 +51,32 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _build_recipe(args) -> None:
+    from ..datasets.mixture import run_recipe
+
+    if args.data or args.tokenizer:
+        raise CLIError("--recipe names the data and the tokenizer; drop DATA and --tokenizer, or drop --recipe.")
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not args.overwrite:
+        raise CLIError(f"--out {out}: directory is not empty; pass --overwrite to replace it.")
+    ds, report, tok = run_recipe(args.recipe)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    ds.save_to_disk(str(out / "data"))
+    tok.save_pretrained(str(out / TOKENIZER_DIR))
+    (out / STATS_FILE).write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    print(report.summary())
+    print(f"wrote {out}")
+
+
 def _build(args) -> None:
     from ..datasets.prepare import prepare
 
+    if args.recipe:
+        return _build_recipe(args)
+    if not args.data or not args.tokenizer:
+        raise CLIError("build needs DATA and --tokenizer, or --recipe FILE.")
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise CLIError(f"--out {out}: directory is not empty; pass --overwrite to replace it.")

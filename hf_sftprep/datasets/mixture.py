@@ -287,6 +287,12 @@ def build_mixture(recipe: dict | str | Path, *, return_report: bool = False):
         >>> sorted(set(ds["source"]))
         ['alpaca', 'chats']
     """
+    out, report, _ = run_recipe(recipe)
+    return (out, report) if return_report else out
+
+
+def run_recipe(recipe: dict | str | Path):
+    """:func:`build_mixture`'s work: returns ``(dataset, report, tokenizer)`` (the CLI saves the tokenizer)."""
     from ..cli.loading import load_tokenizer
 
     plan = parse_recipe(recipe)
@@ -330,8 +336,11 @@ def build_mixture(recipe: dict | str | Path, *, return_report: bool = False):
     if plan.test_size is not None:
         out = mixed.train_test_split(test_size=plan.test_size, shuffle=False)
         splits = {k: {"rows": v.num_rows, "tokens": int(np.sum(v.with_format("numpy")["length"]))} for k, v in out.items()}
-    if pack is not None:
-        out = DatasetDict({k: pack(v, plan.pack) for k, v in out.items()}) if isinstance(out, DatasetDict) else pack(out, plan.pack)
+    if pack is not None:  # after the split, so a test row is never packed with training rows
+        out = pack(out, plan.pack, seed=plan.seed)
+        packed = out if isinstance(out, DatasetDict) else {"train": out}
+        for k, v in packed.items():
+            splits.setdefault(k, {"rows": mixed.num_rows, "tokens": int(lengths.sum())})["packs"] = v.num_rows
     report = MixtureReport(_total([r for _, r in prepared], lengths, trained), stats, int(sum(d.sum() for d in dups)), splits)
     logger.info("hf_sftprep mixture: %s", report.summary().replace("\n", "; "))
-    return (out, report) if return_report else out
+    return out, report, tok

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from datasets import Dataset, DatasetDict, Features, IterableDataset, List, Value
+import pyarrow as pa
+from datasets import Dataset, DatasetDict, concatenate_datasets, Features, IterableDataset, List, Value
 from datasets.fingerprint import Hasher
 
 from .. import __version__
 from ..errors import SFTPrepError
 from ..records.alpaca import stanford_prompt
 from ..records.detect import detect_format
-from .preprocess import META_COLUMNS, SFTPreprocessor
+from .preprocess import META_COLUMNS, OUTPUT_COLUMNS, SFTPreprocessor, user_columns
 from .stats import kept_mask, log_drops, report_from_table
-from ..templates.probe import render
+from ..templates.render import render
 
 logger = logging.getLogger("hf_sftprep")
 
@@ -25,7 +26,9 @@ FEATURES = Features(
         "length": Value("int32"),
         "drop_reason": Value("string"),
         "eot_truncated": Value("bool"),
+        "trained_truncated": Value("bool"),
         "n_trained": Value("int32"),
+        "reasoning_dropped": Value("int32"),
     }
 )
 
@@ -53,7 +56,7 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
             f"prepare() got a {type(dataset).__name__}; expected a datasets.Dataset or DatasetDict. "
             "Load records with datasets.load_dataset(...) or Dataset.from_list(...)."
         )
-    detect_format(dataset.column_names, pre.options["format"], pre.options["column_map"])
+    fmt = detect_format(dataset.column_names, pre.options["format"], pre.options["column_map"])
     mapped = dataset.map(
         pre,
         batched=True,
@@ -66,6 +69,9 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
         load_from_cache_file=load_from_cache_file,
         desc=desc,
     )
+    keep = user_columns(dataset.column_names, fmt, pre.options["column_map"])
+    if keep:  # the user's other columns (ids, sources, ...) ride along, zero-copy: one output row per input row
+        mapped = concatenate_datasets([dataset.select_columns(keep), mapped], axis=1)
     report = report_from_table(mapped.data.table, pre.spec)
     log_drops(report)
     if report.dropped:
@@ -81,7 +87,8 @@ class _StreamAdapter:
         self.pre = pre
 
     def __call__(self, batch, indices):
-        return self.pre(batch, indices).to_pydict()
+        out = self.pre(batch, indices)
+        return out.to_pydict() if isinstance(out, pa.Table) else out
 
 
 def _prepare_stream(dataset: IterableDataset, pre: SFTPreprocessor, batch_size: int) -> IterableDataset:

@@ -1,10 +1,10 @@
 """SFTPreprocessor: the batched ``Dataset.map`` function that turns records into masked tokens.
 
-Per batch: validate and render every row (Python, one pass), tokenize all rows in
-one call, then find assistant turns with a numpy search over the flat token buffer.
-Rows the search cannot vouch for (turn count differs from the record's assistant
-count) are re-done exactly from character offsets. Labels are built, truncated and
-written as Arrow ``int32`` list columns sharing one offsets buffer.
+Per batch: normalize and render every row (Python, one pass), tokenize all rows in one call, then
+find assistant turns with a numpy search over the flat token buffer. Rows the search cannot vouch for
+(turn count differs from the record's, a turn left open, a prompt token that may straddle the answer)
+are re-done exactly from character offsets. Labels are built, truncated and written as Arrow ``int32``
+list columns sharing one offsets buffer.
 """
 
 from __future__ import annotations
@@ -19,27 +19,22 @@ import pyarrow as pa
 
 from .. import __version__
 from ..errors import RowError, SFTPrepError
-from ..tokens.exact import header_char_spans, offsets_trained_mask
-from ..records.alpaca import alpaca_messages, stanford_prompt
+from ..records.alpaca import stanford_prompt
 from ..records.detect import check_choice, detect_format
-from ..records.openai import mapped_messages, openai_messages
-from ..tokens.masking import (
-    build_labels,
-    count_per_row,
-    last_per_row,
-    span_mask,
-    take_rows,
-    truncate,
-    turn_spans,
-)
+from ..records.dispatch import to_conversation, turn_flags
+from ..templates.controls import find_control_string
+from ..templates.probe import probe_template, warn_if_eot_not_eos
+from ..templates.render import Renderer, special_pattern, special_strings
+from ..tokens.exact import offsets_trained_mask, turn_char_spans
+from ..tokens.masking import build_labels, count_per_row, span_mask, take_rows, truncate
 from ..tokens.pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
-from ..templates.probe import Renderer, probe_template, special_pattern, special_strings, warn_if_eot_not_eos
+from ..tokens.turns import find_turns, select_turns
 
 logger = logging.getLogger("hf_sftprep")
 
 TrainOn = Literal["all", "last"]
 OUTPUT_COLUMNS = ("input_ids", "labels", "length")
-META_COLUMNS = ("drop_reason", "eot_truncated", "n_trained")
+META_COLUMNS = ("drop_reason", "eot_truncated", "trained_truncated", "n_trained", "reasoning_dropped")
 
 
 class SFTPreprocessor:
@@ -47,13 +42,13 @@ class SFTPreprocessor:
 
     Args:
         tokenizer: a fast tokenizer; its ``chat_template`` renders chat records.
-        format: "auto" (from the columns), "openai" or "alpaca".
+        format: "auto" (from the columns), "openai", "alpaca" or "sharegpt".
         column_map: role -> column, to build messages from one column per role.
         role_map: rename roles, e.g. ``{"human": "user", "gpt": "assistant"}``.
         alpaca_prompt: "chat" (through the chat template) or "stanford" (Stanford
             Alpaca's PROMPT_DICT + output + EOS). Default: "chat" when the tokenizer
             has a chat template.
-        train_on: "all" assistant turns, or only the "last".
+        train_on: "all" assistant turns with weight 1 (or none), or only the "last" of them.
         train_on_inputs: train every token (prompt included).
         max_length: truncate (or drop, see ``max_length_strategy``) after labels are built.
             None means no limit.
@@ -64,14 +59,16 @@ class SFTPreprocessor:
             (it would become a real control token, e.g. a fake assistant turn); "split" encodes
             such text as plain text, exactly as ``apply_chat_template(..., sanitize_control_tokens=True)``
             does at inference; "allow" tokenizes it as the template does (real control tokens).
-        assistant_header, end_of_turn: override the probed header / end-of-turn text.
+        assistant_header, end_of_turn: override the probed generation prompt / closing token text.
         dedupe_pieces: tokenize each distinct text piece (between special tokens) once per batch,
             when a probe shows the tokenizer is piece-independent; ids are identical either way.
-        emit_meta: also emit ``drop_reason`` / ``eot_truncated`` and keep dropped rows as
-            empty placeholders (``prepare`` uses this to report and filter).
+        emit_meta: also emit the report columns (``drop_reason``, ...), keep dropped rows as empty
+            placeholders and return an Arrow table (``prepare`` uses this to report, filter and re-attach
+            the user's other columns). Without it a dict is returned, so that ``Dataset.map`` keeps every
+            column the caller does not remove, as with any map function.
 
     Example:
-        >>> ds = raw.map(SFTPreprocessor(tok), batched=True, remove_columns=raw.column_names)
+        >>> ds = raw.map(SFTPreprocessor(tok), batched=True, with_indices=True, remove_columns=raw.column_names)
         >>> ds[0]["labels"][:6]
         [-100, -100, -100, -100, -100, -100]
     """
@@ -98,7 +95,7 @@ class SFTPreprocessor:
     ):
         has_template = bool(getattr(tokenizer, "chat_template", None))
         alpaca_prompt = alpaca_prompt or ("chat" if has_template else "stanford")
-        check_choice("format", format, ("auto", "openai", "alpaca"))
+        check_choice("format", format, ("auto", "openai", "alpaca", "sharegpt"))
         check_choice("alpaca_prompt", alpaca_prompt, ("chat", "stanford"))
         check_choice("train_on", train_on, ("all", "last"))
         check_choice("truncation_side", truncation_side, ("right", "left"))
@@ -131,10 +128,12 @@ class SFTPreprocessor:
         if self.spec is not None:
             warn_if_eot_not_eos(tokenizer, self.spec)
             self._render = Renderer(tokenizer)
+            self._prompt_rest = _prompt_rests(tokenizer, self.spec.prompt)
         self._specials = special_pattern(tokenizer)
         self._split = split_pattern(special_strings(tokenizer)) if dedupe_pieces else None
         if self._split is not None and not piece_independent(tokenizer, self._split, special_strings(tokenizer)):
             self._split = None
+        self._straddles: dict[tuple[int, int], bool] = {}
 
     # -- pickling: datasets hashes this state to fingerprint the map -------------------------
     def __getstate__(self):
@@ -147,59 +146,71 @@ class SFTPreprocessor:
     def _check_specials(self, row: int, messages: list[dict], chat: bool = True) -> bool:
         """True when the row holds control strings that the 'split' policy must encode as text."""
         policy = self.options["special_tokens_in_content"]
-        if policy == "allow" or self._specials is None:
+        if policy == "allow":
             return False
-        for i, m in enumerate(messages):
-            hit = self._specials.search(m["content"])
-            if hit and policy == "split" and chat:
-                return True
-            if hit:
-                raise RowError(
-                    row,
-                    "special_token_in_content",
-                    f"message {i} ({m['role']}) contains the control string {hit.group()!r}, which would be "
-                    "tokenized as a real special token (an injected turn). Remove it from the data, pass "
-                    "special_tokens_in_content='split' (chat templates) to encode it as plain text, or 'allow' "
-                    "if it is intended.",
-                )
-        return False
+        hit = find_control_string(messages, self._specials)
+        if hit is None:
+            return False
+        if policy == "split" and chat:
+            return True
+        i, field, text = hit
+        raise RowError(
+            row,
+            "special_token_in_content",
+            f"message {i} ({messages[i]['role']}) field {field!r} contains the control string {text!r}, which "
+            "would be tokenized as a real special token (an injected turn). Remove it from the data, pass "
+            "special_tokens_in_content='split' (chat templates) to encode it as plain text, or 'allow' if it is intended.",
+        )
 
-    def _messages(self, fmt: str, row: int, record: Mapping) -> list[dict]:
-        if fmt == "openai":
-            if "messages" not in record:
-                raise RowError(row, "missing_field", "field 'messages' is missing; expected a list of {role, content}.")
-            return openai_messages(row, record["messages"], self.options["role_map"])
-        if fmt == "sharegpt":  # an OpenAI record once converted, so it is normalized like one
-            from ..records.sharegpt import sharegpt_record
-            return self._messages("openai", row, sharegpt_record(row, record, self.options["role_map"]))
-        if fmt == "alpaca":
-            return alpaca_messages(row, record)
-        return mapped_messages(row, record, self.options["column_map"])
+    def conversation(self, fmt: str, row: int, record: Mapping):
+        """The normalized Conversation of one record, checked against what the template can render."""
+        conv = to_conversation(
+            fmt,
+            row,
+            record,
+            role_map=self.options["role_map"],
+            column_map=self.options["column_map"],
+            keep_developer=self.spec is not None and self.spec.keeps_developer,
+        )
+        if self.spec is not None and not self.spec.renders_tool_calls:
+            for i, (m, trained) in enumerate(zip(conv.messages, conv.trained)):
+                if trained and m.get("tool_calls"):
+                    raise RowError(
+                        row,
+                        "template_drops_tool_calls",
+                        f"message {i} (assistant) has tool_calls, but the chat template does not render tool "
+                        "calls, so they would silently vanish from the training text. Use a tool-calling chat "
+                        "template (chat_template=...), or drop such rows with on_invalid='drop'.",
+                    )
+        return conv
 
     def _render_row(self, fmt: str, row: int, record: Mapping):
-        """Text of one row; its assistant count (chat) or trained char spans (Stanford); and, for rows the
-        'split' policy must sanitize, its messages (else None)."""
+        """Text of one row; its per-turn trained flags (chat) or trained char spans (Stanford); the
+        normalized (messages, tools) when the 'split' policy must sanitize it (else None); and the number
+        of assistant turns whose reasoning the template did not render."""
         if fmt == "alpaca" and self.options["alpaca_prompt"] == "stanford":
             prompt, output = stanford_prompt(row, record)
             pair = [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]
             self._check_specials(row, pair, chat=False)
             text = prompt + output + self.tokenizer.eos_token
-            return text, [(len(prompt), len(text))], None
+            return text, [(len(prompt), len(text))], None, 0
         if self.spec is None:
             raise SFTPrepError("chat records need a tokenizer with a chat_template; set tokenizer.chat_template.")
-        messages = self._messages(fmt, row, record)
-        sanitize = self._check_specials(row, messages)
-        count = sum(m["role"] == "assistant" for m in messages)
-        return self._render(messages, row=row), count, messages if sanitize else None
+        conv = self.conversation(fmt, row, record)
+        sanitize = self._check_specials(row, conv.messages)
+        flags = turn_flags(conv, self.spec.multi_block, row)
+        text = self._render(conv.messages, row=row, tools=conv.tools)
+        dropped = sum(1 for r in conv.reasoning if r and r.strip() not in text)
+        return text, flags, (conv.messages, conv.tools) if sanitize else None, dropped
 
     def _render_batch(self, batch: Mapping[str, list], rows: list[int]):
         fmt = detect_format(list(batch.keys()), self.options["format"], self.options["column_map"])
         columns = list(batch.keys())
-        texts, targets, kept, dropped, sanitize = [], [], [], {}, {}
+        texts, targets, kept, dropped, sanitize, lost = [], [], [], {}, {}, []
         for i, row in enumerate(rows):
             record = {c: batch[c][i] for c in columns}
             try:
-                text, target, messages = self._render_row(fmt, row, record)
+                text, target, messages, n_lost = self._render_row(fmt, row, record)
             except RowError as err:
                 if self.options["on_invalid"] == "error":
                     raise
@@ -210,38 +221,48 @@ class SFTPreprocessor:
             texts.append(text)
             targets.append(target)
             kept.append(i)
-        return fmt, texts, targets, kept, dropped, sanitize
+            lost.append(n_lost)
+        return fmt, texts, targets, kept, dropped, sanitize, lost
 
     # -- the batch function --------------------------------------------------------------------
-    def __call__(self, batch: Mapping[str, list], indices: list[int] | None = None) -> pa.Table:
+    def __call__(self, batch: Mapping[str, list], indices: list[int] | None = None):
+        try:
+            return self._process(batch, indices)
+        except RowError as err:
+            if indices is not None or err.row is None:
+                raise
+            raise RowError(
+                None,
+                err.reason,
+                f"row {err.row} of this batch (a batch-relative number: call Dataset.map with with_indices=True "
+                f"for dataset row numbers): {err.detail}",
+            ) from None
+
+    def _process(self, batch: Mapping[str, list], indices: list[int] | None):
         n = len(next(iter(batch.values()))) if batch else 0
         rows = list(indices) if indices is not None else list(range(n))
-        fmt, texts, targets, kept, dropped, sanitize = self._render_batch(batch, rows)
+        fmt, texts, targets, kept, dropped, sanitize, lost = self._render_batch(batch, rows)
         stanford = fmt == "alpaca" and self.options["alpaca_prompt"] == "stanford"
         kept_rows = [rows[i] for i in kept]
         failed: dict[int, str] = {}
         self._kept_index = {row: k for k, row in enumerate(kept_rows)}
         flat, offsets, trained = self._tokenize_and_mask(texts, targets, kept_rows, stanford, sanitize, failed)
-        flat, offsets, trained, reasons, eot_cut = self._truncate(flat, offsets, trained, kept_rows)
+        flat, offsets, trained, reasons, cuts = self._truncate(flat, offsets, trained, kept_rows, stanford)
         for k, reason in {**reasons, **failed}.items():
             dropped[kept[k]] = reason
-        return self._to_table(n, kept, dropped, flat, offsets, trained, eot_cut)
+        columns = self._columns(n, kept, dropped, flat, offsets, trained, cuts, np.asarray(lost, np.int32))
+        return self._output(columns)
 
     def _sanitized_ids(self, texts, sanitize) -> pa.ListArray:
         """Whole-text ids, with the 'split' rows encoded by transformers' control-token sanitizer."""
         ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
-        for k, messages in sanitize.items():
+        for k, (messages, tools) in sanitize.items():
             ids[k] = self.tokenizer.apply_chat_template(
-                messages, tokenize=True, sanitize_control_tokens=True, return_dict=False
+                messages, tools=tools, tokenize=True, sanitize_control_tokens=True, return_dict=False
             )
         return pa.array(ids, type=pa.list_(pa.int32()))
 
-    def _tokenize_and_mask(self, texts, targets, kept_rows, stanford: bool, sanitize: dict, failed: dict):
-        """Flat ids, row offsets and trained mask; rows that cannot be labelled exactly go to ``failed``."""
-        if not texts:  # every row of the batch was dropped
-            return np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, bool)
-        if stanford:
-            return offsets_trained_mask(self.tokenizer, texts, targets, add_special_tokens=True)
+    def _encode(self, texts, sanitize) -> tuple[np.ndarray, np.ndarray]:
         if sanitize:
             arr = self._sanitized_ids(texts, sanitize)
         elif self._split is not None and worth_deduping(texts, self._split):
@@ -251,20 +272,22 @@ class SFTPreprocessor:
         flat = arr.values.to_numpy(zero_copy_only=False) if len(arr) else np.zeros(0, np.int32)
         offsets = arr.offsets.to_numpy().astype(np.int64)
         flat = flat[offsets[0] : offsets[-1]] if len(arr) else flat
-        offsets -= offsets[0]
+        return flat, offsets - offsets[0]
+
+    def _tokenize_and_mask(self, texts, targets, kept_rows, stanford: bool, sanitize: dict, failed: dict):
+        """Flat ids, row offsets and trained mask; rows that cannot be labelled exactly go to ``failed``."""
+        if not texts:  # every row of the batch was dropped
+            return np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, bool)
+        if stanford:
+            flat, offsets, trained = offsets_trained_mask(self.tokenizer, texts, targets, add_special_tokens=True)
+            return flat, offsets, (np.ones(len(flat), dtype=bool) if self.options["train_on_inputs"] else trained)
+        flat, offsets = self._encode(texts, sanitize)
         if self.options["train_on_inputs"]:
             return flat, offsets, np.ones(len(flat), dtype=bool)
-        expected = np.asarray(targets, dtype=np.int64)
         exact = np.ones(len(texts), dtype=bool)
         trained = np.zeros(len(flat), dtype=bool)
         if self.spec.token_search and len(flat):
-            spans, broken = turn_spans(flat, offsets, np.asarray(self.spec.header_ids), np.asarray(self.spec.end_ids))
-            found = np.bincount(spans.row, minlength=len(texts))
-            exact = broken | (found != expected)
-            if self.options["train_on"] == "last":
-                spans = last_per_row(spans)
-            good = ~exact[spans.row]
-            trained = span_mask(len(flat), spans.start[good], spans.stop[good])
+            exact, trained = self._search(flat, offsets, targets)
         for k in [int(b) for b in np.flatnonzero(exact) if int(b) in sanitize]:
             exact[k] = False  # sanitized ids do not follow the rendered text: no offsets path for them
             self._fail(failed, RowError(
@@ -279,6 +302,42 @@ class SFTPreprocessor:
             trained[offsets[k] : offsets[k + 1]] = False
         return flat, offsets, trained
 
+    def _search(self, flat, offsets, targets) -> tuple[np.ndarray, np.ndarray]:
+        """The vectorized path: (rows to redo exactly, trained mask for the others)."""
+        spec = self.spec
+        spans, broken, partial = find_turns(
+            flat,
+            offsets,
+            np.asarray(spec.marker_ids),
+            np.asarray(spec.prompt_ids),
+            np.asarray([t[0] for t in spec.terminal_ids], dtype=np.int64),
+            np.asarray(spec.trailer_ids, dtype=np.int64),
+            spec.open_end,
+            spec.multi_block,
+        )
+        expected = np.fromiter((len(t) for t in targets), dtype=np.int64, count=len(targets))
+        exact = broken | (np.bincount(spans.row, minlength=len(targets)) != expected)
+        if partial.shape[1]:
+            straddle = self._straddling(flat[partial[0]], partial[1])
+            exact[np.searchsorted(offsets, partial[0][straddle], side="right") - 1] = True
+        flags = np.fromiter((f for t in targets for f in t), dtype=bool, count=int(expected.sum()))
+        flag_offsets = np.r_[0, np.cumsum(expected)]
+        start, stop = select_turns(spans, ~exact, flags, flag_offsets, self.options["train_on"] == "last")
+        return exact, span_mask(len(flat), start, stop)
+
+    def _straddling(self, next_ids: np.ndarray, matched: np.ndarray) -> np.ndarray:
+        """Whether the token after a partly matched prompt may begin with the prompt's rest (then only the
+        character path can tell which characters are prompt). Decoded once per distinct (id, matched)."""
+        out = np.zeros(len(next_ids), dtype=bool)
+        for i, key in enumerate(zip(next_ids.tolist(), matched.tolist())):
+            hit = self._straddles.get(key)
+            if hit is None:
+                rest = self._prompt_rest[key[1]]
+                text = self.tokenizer.decode([key[0]])
+                hit = self._straddles[key] = bool(rest and text and (text[0] == rest[0] or text[0] == "\ufffd"))
+            out[i] = hit
+        return out
+
     def _fail(self, failed: dict, err: RowError) -> None:
         if self.options["on_invalid"] == "error":
             raise err
@@ -287,11 +346,13 @@ class SFTPreprocessor:
     def _exact_rows(self, bad, texts, targets, kept_rows, flat, offsets, trained, failed) -> None:
         """Redo the given rows from character offsets and write their mask into ``trained``."""
         logger.debug("exact path for %d of %d rows", len(bad), len(texts))
-        spec, last = self.spec, self.options["train_on"] == "last"
+        last = self.options["train_on"] == "last"
         sub_texts, sub_spans = [], []
         for b in bad:
+            flags = targets[b]
             try:
-                spans = header_char_spans(kept_rows[b], texts[b], spec.header_text, spec.end_text, int(targets[b]))
+                spans = turn_char_spans(kept_rows[b], texts[b], self.spec, len(flags))
+                spans = [s for s, f in zip(spans, flags) if f]
             except RowError as err:
                 self._fail(failed, err)
                 spans = []
@@ -303,11 +364,18 @@ class SFTPreprocessor:
             raise SFTPrepError("internal: re-tokenizing with offsets gave different ids; please report this with the row.")
         trained[index] = sub_trained
 
-    def _truncate(self, flat, offsets, trained, kept_rows):
-        """Apply ``max_length``; return new buffers, drop reasons by kept-index, and eot-cut flags."""
+    def _end_ids(self, stanford: bool) -> np.ndarray:
+        if stanford or self.spec is None:
+            return np.asarray([self.tokenizer.eos_token_id], dtype=np.int64)
+        return np.asarray([t[-1] for t in self.spec.terminal_ids] + list(self.spec.trailer_ids[-1:]), dtype=np.int64)
+
+    def _truncate(self, flat, offsets, trained, kept_rows, stanford: bool):
+        """Apply ``max_length``; return new buffers, drop reasons by kept-index, and per-row cut flags:
+        (an end-of-turn token was cut, a trained token was cut)."""
         max_length = self.options["max_length"]
         reasons: dict[int, str] = {}
-        eot_cut = np.zeros(len(offsets) - 1, dtype=bool)
+        none = np.zeros(len(offsets) - 1, dtype=bool)
+        cuts = (none, none)
         if max_length is not None:
             lengths = np.diff(offsets)
             over = np.flatnonzero(lengths > max_length)
@@ -323,16 +391,17 @@ class SFTPreprocessor:
             if strategy == "drop":
                 reasons.update((int(k), "too_long") for k in over)
             else:
-                before = count_per_row(trained, offsets)
+                ends = trained & np.isin(flat, self._end_ids(stanford))
+                before, ends_before = count_per_row(trained, offsets), count_per_row(ends, offsets)
                 index, offsets, _ = truncate(offsets, max_length, self.options["truncation_side"])
-                flat, trained = flat[index], trained[index]
-                eot_cut = count_per_row(trained, offsets) < before
+                flat, trained, ends = flat[index], trained[index], ends[index]
+                cuts = (count_per_row(ends, offsets) < ends_before, count_per_row(trained, offsets) < before)
         n_trained = count_per_row(trained, offsets)
         for k in np.flatnonzero(n_trained == 0):
             reasons.setdefault(int(k), "no_trained_tokens")
-        return flat, offsets, trained, reasons, eot_cut
+        return flat, offsets, trained, reasons, cuts
 
-    def _to_table(self, n, kept, dropped, flat, offsets, trained, eot_cut) -> pa.Table:
+    def _columns(self, n, kept, dropped, flat, offsets, trained, cuts, lost) -> dict[str, pa.Array]:
         labels = build_labels(flat, trained)
         lengths = np.diff(offsets)
         emit_meta = self.options["emit_meta"]
@@ -343,8 +412,9 @@ class SFTPreprocessor:
         kept_pos = {i: k for k, i in enumerate(kept)}
         src = np.array([kept_pos[i] if i not in dropped else -1 for i in out_rows], dtype=np.int64)
         real = np.maximum(src, 0)
-        out_len = np.where(src >= 0, lengths[real], 0) if len(lengths) else np.zeros(len(src), np.int64)
-        index, new_offsets = take_rows(offsets[:-1][real] if len(lengths) else np.zeros(len(src), np.int64), out_len)
+        has = len(lengths) > 0
+        out_len = np.where(src >= 0, lengths[real], 0) if has else np.zeros(len(src), np.int64)
+        index, new_offsets = take_rows(offsets[:-1][real] if has else np.zeros(len(src), np.int64), out_len)
         pa_offsets = pa.array(new_offsets.astype(np.int32))
         columns = {
             "input_ids": pa.ListArray.from_arrays(pa_offsets, pa.array(flat[index], type=pa.int32())),
@@ -352,10 +422,53 @@ class SFTPreprocessor:
             "length": pa.array(out_len.astype(np.int32), type=pa.int32()),
         }
         if emit_meta:
+            def per_row(values, dtype):
+                picked = values[real] if has else np.zeros(len(src), values.dtype)
+                return pa.array(np.where(src >= 0, picked, 0).astype(dtype))
+
             columns["drop_reason"] = pa.array([dropped.get(i, "") for i in out_rows], type=pa.string())
-            cut = (src >= 0) & eot_cut[real] if len(eot_cut) else np.zeros(len(src), bool)
-            columns["eot_truncated"] = pa.array(cut, type=pa.bool_())
+            columns["eot_truncated"] = per_row(cuts[0], bool)
+            columns["trained_truncated"] = per_row(cuts[1], bool)
             # per-row trained counts, so the report never has to page the labels back in
-            n_trained = count_per_row(trained, offsets) if len(lengths) else np.zeros(0, np.int64)
-            columns["n_trained"] = pa.array(np.where(src >= 0, n_trained[real] if len(lengths) else 0, 0).astype(np.int32))
-        return pa.table(columns)
+            columns["n_trained"] = per_row(count_per_row(trained, offsets) if has else np.zeros(0, np.int64), np.int32)
+            columns["reasoning_dropped"] = per_row(lost if has else np.zeros(0, np.int32), np.int32)
+        return columns
+
+    def _output(self, columns: dict[str, pa.Array]):
+        """An Arrow table for ``prepare`` (which re-attaches the user's columns itself, zero-copy); for a
+        plain map, a dict, so that ``Dataset.map`` keeps every column the caller does not remove."""
+        if self.options["emit_meta"]:
+            return pa.table(columns)
+        offsets = columns["input_ids"].offsets.to_numpy()
+        return {
+            name: np.split(col.values.to_numpy(zero_copy_only=False), offsets[1:-1])
+            if isinstance(col, pa.ListArray)
+            else col.to_numpy(zero_copy_only=False)
+            for name, col in columns.items()
+        }
+
+
+def _prompt_rests(tokenizer, prompt: str) -> list[str]:
+    """``rest[k]``: the prompt's text after its first k tokens (k = 0 .. number of prompt tokens)."""
+    enc = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
+    ends = [0] + [e for _, e in enc["offset_mapping"]]
+    return [prompt[e:] for e in ends]
+
+
+_RECORD_COLUMNS = {
+    "openai": ("messages", "tools", "functions", "parallel_tool_calls"),
+    "sharegpt": ("conversations", "tools"),
+    "alpaca": ("instruction", "input", "output"),
+}
+
+
+def user_columns(columns: list[str], fmt: str, column_map: Mapping[str, str] | None) -> list[str]:
+    """The input columns that are not records or outputs: ``prepare`` keeps them beside the tokens.
+
+    Example:
+        >>> user_columns(["id", "messages", "tools"], "openai", None)
+        ['id']
+    """
+    consumed = set(column_map.values()) if fmt == "mapped" and column_map else set(_RECORD_COLUMNS.get(fmt, ()))
+    consumed.update(OUTPUT_COLUMNS + META_COLUMNS)
+    return [c for c in columns if c not in consumed]

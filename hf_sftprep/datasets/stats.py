@@ -32,6 +32,8 @@ class PrepReport:
     tokens: int = 0
     trained_tokens: int = 0
     eot_truncated_rows: int = 0
+    trained_truncated_rows: int = 0
+    reasoning_dropped_turns: int = 0
     length_percentiles: dict[str, int] = field(default_factory=dict)
     trained_fraction_percentiles: dict[str, float] = field(default_factory=dict)
     header_text: str | None = None
@@ -55,12 +57,44 @@ class PrepReport:
         """A few human-readable lines."""
         drops = ", ".join(f"{k}={v}" for k, v in sorted(self.dropped.items())) or "none"
         lp = self.length_percentiles
+        lengths = "/".join(str(lp[k]) for k in ("p50", "p90", "p99", "max")) if lp else "- (no rows kept)"
         return (
             f"rows: {self.rows_in} in, {self.rows_out} out; dropped: {drops}\n"
             f"tokens: {self.tokens:,}, trained: {self.trained_tokens:,} ({self.trained_fraction:.1%})\n"
-            f"length p50/p90/p99/max: {lp.get('p50')}/{lp.get('p90')}/{lp.get('p99')}/{lp.get('max')}; "
-            f"rows whose end-of-turn was truncated: {self.eot_truncated_rows}"
+            f"length p50/p90/p99/max: {lengths}; "
+            f"rows whose end-of-turn was truncated: {self.eot_truncated_rows} "
+            f"(rows that lost any trained token: {self.trained_truncated_rows})"
+            + (
+                f"\nassistant turns whose reasoning the template did not render: {self.reasoning_dropped_turns}"
+                if self.reasoning_dropped_turns
+                else ""
+            )
         )
+
+
+def stats_for_splits(reports: dict[str, PrepReport]) -> dict:
+    """stats.json for several splits: each split's full report under ``"splits"``; at the top level the
+    totals over all splits (counts add up; percentiles and other per-row figures do not, so they appear
+    per split only) and the template facts the splits share.
+
+    Example:
+        >>> stats_for_splits({"train": train_report, "test": test_report})["rows_in"]
+        20
+    """
+    per_split = {name: r.to_dict() for name, r in reports.items()}
+    first = next(iter(per_split.values()))
+    total: dict = {}
+    for key, value in first.items():
+        values = [d[key] for d in per_split.values()]
+        if key == "dropped":
+            total[key] = dict(sorted(sum((Counter(v) for v in values), Counter()).items()))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            total[key] = sum(values)
+        elif not isinstance(value, (float, dict)) and all(v == value for v in values):
+            total[key] = value  # header / end-of-turn text and ids
+    if "tokens" in total and "trained_tokens" in total:
+        total["trained_fraction"] = round(total["trained_tokens"] / total["tokens"], 6) if total["tokens"] else 0.0
+    return {**total, "splits": per_split}
 
 
 def _percentiles(values: np.ndarray, cast=int) -> dict:
@@ -95,6 +129,13 @@ def log_drops(report: PrepReport) -> None:
         )
 
 
+def _count(table: pa.Table, column: str, kept: np.ndarray) -> int:
+    """Sum of a per-row meta column over the kept rows (0 for tables written before it existed)."""
+    if column not in table.column_names:
+        return 0
+    return int(table.column(column).to_numpy(zero_copy_only=False)[kept].astype(np.int64).sum())
+
+
 def kept_mask(table: pa.Table) -> np.ndarray:
     """Rows of a table with meta columns that were not dropped."""
     return pc.equal(table.column("drop_reason"), "").to_numpy(zero_copy_only=False)
@@ -114,7 +155,9 @@ def report_from_table(table: pa.Table, spec=None) -> PrepReport:
         dropped=dict(sorted(dropped.items())),
         tokens=int(lengths.sum()),
         trained_tokens=int(trained.sum()),
-        eot_truncated_rows=int(table.column("eot_truncated").to_numpy(zero_copy_only=False)[kept].sum()),
+        eot_truncated_rows=_count(table, "eot_truncated", kept),
+        trained_truncated_rows=_count(table, "trained_truncated", kept),
+        reasoning_dropped_turns=_count(table, "reasoning_dropped", kept),
         length_percentiles=_percentiles(lengths),
         trained_fraction_percentiles=_percentiles(frac, cast=lambda x: round(float(x), 4)),
     )

@@ -1,178 +1,281 @@
-"""Probe a tokenizer's chat template for the assistant header and end-of-turn sequences.
+"""Probe a tokenizer's chat template: where assistant turns open, what closes them, what it renders.
 
-Nothing is hard-coded per model: the header is what ``add_generation_prompt=True``
-appends to a one-user-turn conversation, and the end-of-turn is the text after an
-assistant answer up to and including the first special token.
+Nothing is hard-coded per model. A handful of tiny conversations with unique probe strings are
+rendered (last turn, history turn, reasoning, tool call, tool result) and compared:
+
+* the prompt is what ``add_generation_prompt=True`` appends to a one-user-turn conversation;
+* a turn opens with the longest part of the prompt it renders (history turns of Qwen3.5 or DeepSeek-R1
+  lack the prompt's ``<think>`` opening), so the marker is the shortest opening seen;
+* the terminals are the special tokens after the answer that the next message's header does not own:
+  the last special token of the text common to "answer then end of conversation" and "answer then next
+  message" (cohere2's ``<|END_RESPONSE|><|END_OF_TURN_TOKEN|>``), or the first special token before the
+  next message when they share nothing (gpt-oss's ``<|end|>`` vs ``<|return|>``, GLM's next role marker).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from dataclasses import dataclass
 
 from ..errors import RowError, TemplateError
+from .render import Renderer, render, special_pattern, special_strings
+from .spec import TemplateSpec
 
 logger = logging.getLogger("hf_sftprep")
 _warned: set[tuple] = set()
 
-_PROBE_USER = "Probe question"
-_PROBE_ANSWER = "Probe answer"
+_Q1, _A1, _Q2, _A2 = "Probe question one", "Probe answer one", "Probe question two", "Probe answer two"
+_REASON = "Probe reasoning"
+_TOOL, _ARG, _RESULT = "probe_tool", "ProbeCity", "Probe result"
+_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": _TOOL,
+            "description": "Probe tool",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
+_CALL = {"id": "call_probe", "type": "function", "function": {"name": _TOOL, "arguments": {"city": _ARG}}}
 
 
-@dataclass(frozen=True)
-class TemplateSpec:
-    """What an assistant turn looks like for one tokenizer + template.
-
-    Attributes:
-        header_text: text that opens an assistant turn, e.g. ``"<|im_start|>assistant\\n"``.
-        end_text: text that closes it and is trained, e.g. ``"<|im_end|>"``.
-        header_ids: ``header_text`` tokenized in context.
-        end_ids: ``end_text`` tokenized in context.
-        token_search: whether header and end start with special tokens, so that a
-            token-level match pins the exact character position and cannot occur
-            inside content (given the special-token policy). Otherwise every row
-            takes the exact character path.
-    """
-
-    header_text: str
-    end_text: str
-    header_ids: tuple[int, ...]
-    end_ids: tuple[int, ...]
-    token_search: bool
+def _user(text: str) -> dict:
+    return {"role": "user", "content": text}
 
 
-def special_strings(tokenizer) -> list[str]:
-    """Every special added token's text (``<|im_start|>``, ``<|eot_id|>``, ...), longest first."""
-    found = {tok.content for tok in tokenizer.added_tokens_decoder.values() if tok.special}
-    found.update(s for s in tokenizer.all_special_tokens if s)
-    return sorted(found, key=lambda s: (-len(s), s))
+def _assistant(text: str, **extra) -> dict:
+    return {"role": "assistant", "content": text, **extra}
 
 
-def special_pattern(tokenizer) -> re.Pattern | None:
-    """A regex matching any special token's text, or None if the tokenizer has none."""
-    strings = special_strings(tokenizer)
-    return re.compile("|".join(re.escape(s) for s in strings)) if strings else None
+def _lcp(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
 
 
-def render(tokenizer, messages: list[dict], add_generation_prompt: bool = False, row: int | None = None) -> str:
-    """Render one conversation to text; a template error becomes a RowError naming the row."""
-    try:
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
-    except Exception as err:  # jinja2 TemplateError, raise_exception(), KeyError inside templates, ...
-        roles = [m.get("role") for m in messages]
-        raise RowError(
-            row,
-            "template_error",
-            f"the chat template refused field 'messages' with roles {roles}: {type(err).__name__}: {err}. "
-            "Reorder the turns as the template requires (often system?, then user/assistant alternating), "
-            "or drop such rows with on_invalid='drop'.",
-        ) from err
-
-
-class Renderer:
-    """Renders validated ``{role, content}`` conversations with the compiled template, skipping
-    ``apply_chat_template``'s per-call input conversion (the messages are already plain str dicts).
-
-    Output is identical to ``apply_chat_template(messages, tokenize=False)`` (tests compare ids row by
-    row); on any template error it defers to :func:`render` for the standard row error.
-    """
+class _Specials:
+    """Special-token positions in probe texts."""
 
     def __init__(self, tokenizer):
-        self.tokenizer = tokenizer
-        self._compiled = None
-        try:
-            from transformers.utils.chat_template_utils import _compile_jinja_template
+        self.pattern = special_pattern(tokenizer)
 
-            self._compiled = _compile_jinja_template(tokenizer.get_chat_template())
-            self._kwargs = dict(tokenizer.special_tokens_map)
-        except Exception:  # older/newer transformers without this helper: use the public API
-            self._compiled = None
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        if self.pattern is None:
+            return []
+        return [(m.start(), m.end(), m.group()) for m in self.pattern.finditer(text)]
 
-    def __call__(self, messages: list[dict], add_generation_prompt: bool = False, row: int | None = None) -> str:
-        if self._compiled is not None:
-            try:
-                return self._compiled.render(
-                    messages=messages, tools=None, documents=None, add_generation_prompt=add_generation_prompt, **self._kwargs
-                )
-            except Exception:
-                pass
-        return render(self.tokenizer, messages, add_generation_prompt, row)
+    def back_off(self, text: str, pos: int) -> int:
+        """Move ``pos`` back to the start of a special token that straddles it."""
+        for a, b, _ in self.spans(text):
+            if a < pos < b:
+                return a
+        return pos
+
+    def through_last(self, text: str) -> str:
+        """``text`` up to the end of its last special token ("" when it has none)."""
+        spans = self.spans(text)
+        return text[: spans[-1][1]] if spans else ""
+
+    def last(self, text: str) -> str | None:
+        spans = self.spans(text)
+        return spans[-1][2] if spans else None
+
+
+def _try(fn, *args, **kwargs) -> str | None:
+    try:
+        return fn(*args, **kwargs)
+    except Exception:  # the template refuses this probe shape (no tools, strict alternation, ...)
+        return None
+
+
+def _probe_prompt(tokenizer, sp: _Specials) -> str:
+    one = [_user(_Q1)]
+    plain, with_prompt = render(tokenizer, one), render(tokenizer, one, add_generation_prompt=True)
+    cut = sp.back_off(with_prompt, _lcp(plain, with_prompt))
+    prompt = with_prompt[cut:]
+    if not prompt:
+        raise TemplateError(
+            "the chat template adds no assistant header with add_generation_prompt=True "
+            f"(rendered {plain[-60:]!r} either way), so assistant turns cannot be located. "
+            "Pass the text that precedes every answer, e.g. assistant_header='[/INST]'."
+        )
+    return prompt
+
+
+def _role_marker(prompt: str, sp: _Specials) -> str:
+    """The prompt's leading special tokens plus the role word after them: ``<|im_start|>assistant``."""
+    pos = 0
+    for a, b, _ in sp.spans(prompt):
+        if a != pos:
+            break
+        pos = b
+    while pos < len(prompt) and not prompt[pos].isspace() and not any(a == pos for a, _, _ in sp.spans(prompt)):
+        pos += 1
+    return prompt[:pos] if pos else prompt
+
+
+class _Probe:
+    """The probe renderings of one template and what they show."""
+
+    def __init__(self, tokenizer, prompt: str, sp: _Specials):
+        self.tokenizer, self.prompt, self.sp = tokenizer, prompt, sp
+        lead = sp.spans(prompt)
+        self.lead = lead[0][2] if lead and lead[0][0] == 0 else prompt
+        rend = Renderer(tokenizer)
+        reason = {"reasoning_content": _REASON, "thinking": _REASON}
+        call = {"tool_calls": [_CALL]}
+        tool_msg = {"role": "tool", "content": _RESULT, "tool_call_id": "call_probe", "name": _TOOL}
+        self.plain_last = _try(rend, [_user(_Q1), _assistant(_A1)])
+        self.plain_hist = _try(rend, [_user(_Q1), _assistant(_A1), _user(_Q2), _assistant(_A2)])
+        self.reason_last = _try(rend, [_user(_Q1), _assistant(_A1, **reason)])
+        self.tool_last = _try(rend, [_user(_Q1), _assistant("", **call)], tools=_TOOLS)
+        self.tool_hist = _try(
+            rend, [_user(_Q1), _assistant("", **call), tool_msg, _assistant(_A2)], tools=_TOOLS
+        )
+        if self.tool_last is not None and _TOOL not in self.tool_last[self.tool_last.find(_Q1) + len(_Q1) :]:
+            self.tool_last = self.tool_hist = None  # the template ignores tool_calls
+
+    def opener(self, text: str, anchor: int) -> int:
+        """Length of the part of the prompt that opens the turn holding position ``anchor``."""
+        start = text.rfind(self.lead, 0, anchor)
+        return _lcp(text[start:anchor], self.prompt) if start >= 0 else 0
+
+    def samples(self):
+        """(text, anchor start, anchor end, next content or None) for each rendered probe turn."""
+        for text, anchor, nxt in (
+            (self.plain_last, _A1, None),
+            (self.plain_hist, _A1, _Q2),
+            (self.reason_last, _A1, None),
+            (self.tool_last, _ARG, None),
+            (self.tool_hist, _ARG, _RESULT),
+        ):
+            if text is None or anchor not in text:
+                continue
+            start = text.find(anchor, text.find(_Q1) + len(_Q1))
+            if start < 0:
+                continue
+            yield text, start, start + len(anchor), nxt
+
+
+def _closers(probe: _Probe) -> tuple[set[str], str, bool]:
+    """Terminals, trailer and open_end from the probe renderings."""
+    sp = probe.sp
+    lasts, hists = {}, []
+    for text, _, end, nxt in probe.samples():
+        if nxt is None:
+            lasts.setdefault(text is probe.tool_last, sp.through_last(text[end:]))
+        else:
+            hists.append((text is probe.tool_hist, text[end : text.find(nxt, end)]))
+    terminals: set[str] = set()
+    for is_tool, between in hists:
+        common = between[: sp.back_off(between, _lcp(between, lasts.get(is_tool, "")))]
+        found = sp.last(common)
+        if found is None:  # nothing shared with the last-turn ending: the first special token closes
+            spans = sp.spans(between)
+            found = spans[0][2] if spans else None
+        if found is not None:
+            terminals.add(found)
+    trailer, open_end = "", False
+    for is_tool, ending in lasts.items():
+        if not ending:
+            open_end = True
+            continue
+        hits = [(a, b, s) for a, b, s in sp.spans(ending) if s in terminals]
+        if hits and not is_tool:
+            trailer = ending[hits[0][1] :]
+        elif not hits:
+            terminals.add(sp.last(ending))
+    return terminals, trailer, open_end
 
 
 def _encode(tokenizer, text: str) -> tuple[int, ...]:
     return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def _probe_header(tokenizer) -> str:
-    user = [{"role": "user", "content": _PROBE_USER}]
-    plain = render(tokenizer, user)
-    with_prompt = render(tokenizer, user, add_generation_prompt=True)
-    if not with_prompt.startswith(plain) or with_prompt == plain:
-        raise TemplateError(
-            "the chat template adds no assistant header with add_generation_prompt=True "
-            f"(rendered {plain[-60:]!r} either way), so assistant turns cannot be located. "
-            "Pass the text that precedes every answer, e.g. assistant_header='[/INST]'."
-        )
-    return with_prompt[len(plain) :]
-
-
-def _probe_end(tokenizer, header_text: str, specials: list[str]) -> str:
-    convo = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": _PROBE_ANSWER}]
-    full = render(tokenizer, convo)
-    at = full.find(header_text + _PROBE_ANSWER)
-    if at < 0:
-        raise TemplateError(
-            f"the chat template does not render an answer right after its header {header_text!r} "
-            f"(rendered {full!r}). Pass assistant_header=... and end_of_turn=... explicitly."
-        )
-    tail = full[at + len(header_text) + len(_PROBE_ANSWER) :]
-    hits = [(tail.find(s), s) for s in specials if s in tail]
-    if not hits:
-        raise TemplateError(
-            f"no special token closes an assistant turn (text after the answer: {tail!r}). "
-            "Pass the end-of-turn text explicitly, e.g. end_of_turn='</s>'."
-        )
-    pos, s = min(hits)
-    return tail[: pos + len(s)]
-
-
-def _occurrences(ids: tuple[int, ...], pattern: tuple[int, ...]) -> list[int]:
-    k = len(pattern)
-    return [i for i in range(len(ids) - k + 1) if ids[i : i + k] == pattern]
-
-
 def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: str | None = None) -> TemplateSpec:
-    """Derive the assistant header / end-of-turn sequences from the tokenizer's chat template.
+    """Learn how the tokenizer's chat template renders assistant turns.
 
     Example (SmolLM2-Instruct's ChatML template):
         >>> spec = probe_template(tok)
-        >>> spec.header_text, spec.end_text, spec.header_ids, spec.end_ids
-        ('<|im_start|>assistant\\n', '<|im_end|>', (1, 520, 9531, 198), (2,))
+        >>> spec.prompt, spec.terminals, spec.prompt_ids, spec.terminal_ids
+        ('<|im_start|>assistant\\n', ('<|im_end|>',), (1, 520, 9531, 198), ((2,),))
     """
-    if not getattr(tokenizer, "chat_template", None):
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
         raise TemplateError(
             "the tokenizer has no chat_template. Set tokenizer.chat_template, pass chat_template=..., "
             "or use alpaca_prompt='stanford' for Alpaca records."
         )
-    specials = special_strings(tokenizer)
-    header_text = assistant_header if assistant_header is not None else _probe_header(tokenizer)
-    end_text = end_of_turn if end_of_turn is not None else _probe_end(tokenizer, header_text, specials)
-    if not header_text or not end_text:
+    if isinstance(template, dict):
+        template = template.get("default") or next(iter(template.values()))
+    sp = _Specials(tokenizer)
+    try:
+        prompt = assistant_header if assistant_header is not None else _probe_prompt(tokenizer, sp)
+    except RowError as err:
+        raise TemplateError(f"the chat template cannot render a one-user-turn conversation: {err.detail}") from err
+    if not prompt or (end_of_turn is not None and not end_of_turn):
         raise TemplateError("assistant_header and end_of_turn must be non-empty strings.")
-    header_ids, end_ids = _encode(tokenizer, header_text), _encode(tokenizer, end_text)
-    special_ids = set(tokenizer.all_special_ids) | {
-        i for i, t in tokenizer.added_tokens_decoder.items() if t.special
-    }
-    token_search = header_ids[0] in special_ids and end_ids[0] in special_ids
-    if token_search:
-        # The header must also tokenize the same way inside a real rendering.
-        convo = [{"role": "user", "content": _PROBE_USER}, {"role": "assistant", "content": _PROBE_ANSWER}]
-        ids = _encode(tokenizer, render(tokenizer, convo))
-        token_search = len(_occurrences(ids, header_ids)) == 1 and len(_occurrences(ids, end_ids)) >= 1
-    return TemplateSpec(header_text, end_text, header_ids, end_ids, token_search)
+    probe = _Probe(tokenizer, prompt, sp)
+    openers = [probe.opener(text, start) for text, start, _, _ in probe.samples()]
+    openers = [k for k in openers if k > 0]
+    if not openers:
+        raise TemplateError(
+            f"the chat template does not render an answer after its generation prompt {prompt!r} "
+            f"(rendered {probe.plain_last!r}). Pass assistant_header=... and end_of_turn=... explicitly."
+        )
+    marker = prompt if assistant_header is not None else prompt[: min(min(openers), len(_role_marker(prompt, sp)))]
+    if end_of_turn is not None:
+        terminals, trailer, open_end = {end_of_turn}, "", False
+    else:
+        terminals, trailer, open_end = _closers(probe)
+    if not terminals and not open_end:
+        raise TemplateError(
+            f"no special token closes an assistant turn (rendered {probe.plain_last!r}). "
+            "Pass the end-of-turn text explicitly, e.g. end_of_turn='</s>'."
+        )
+    multi = probe.reason_last is not None and probe.reason_last.count(marker, probe.reason_last.find(_Q1)) > 1
+    ordered = tuple(sorted(terminals, key=lambda t: (probe.plain_hist or "").find(t) if t in (probe.plain_hist or "") else 10**9))
+    spec = TemplateSpec(
+        prompt=prompt,
+        marker=marker,
+        terminals=ordered,
+        trailer=trailer,
+        open_end=open_end,
+        multi_block=multi,
+        keeps_developer="developer" in template,
+        renders_tool_calls=probe.tool_last is not None,
+    )
+    return _with_ids(tokenizer, spec, probe)
 
 
+def _with_ids(tokenizer, spec: TemplateSpec, probe: _Probe) -> TemplateSpec:
+    """Add token ids and decide whether the vectorized token search can find this template's turns."""
+    from dataclasses import replace
+
+    special_ids = set(tokenizer.all_special_ids) | {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+    prompt_ids, marker_ids = _encode(tokenizer, spec.prompt), _encode(tokenizer, spec.marker)
+    terminal_ids = tuple(_encode(tokenizer, t) for t in spec.terminals)
+    ok = (
+        bool(marker_ids)
+        and marker_ids[0] in special_ids
+        and prompt_ids[: len(marker_ids)] == marker_ids
+        and all(len(t) == 1 and t[0] in special_ids for t in terminal_ids)
+    )
+    if ok and probe.plain_hist is not None:
+        # the marker must tokenize the same way inside a real rendering
+        ids = _encode(tokenizer, probe.plain_hist)
+        k = len(marker_ids)
+        ok = sum(ids[i : i + k] == marker_ids for i in range(len(ids) - k + 1)) >= 2
+    return replace(
+        spec,
+        prompt_ids=prompt_ids,
+        marker_ids=marker_ids,
+        terminal_ids=terminal_ids,
+        trailer_ids=_encode(tokenizer, spec.trailer) if spec.trailer else (),
+        token_search=ok,
+    )
 def warn_if_eot_not_eos(tokenizer, spec: TemplateSpec) -> None:
     """Warn once when the trained end-of-turn token is not what generation stops on.
 

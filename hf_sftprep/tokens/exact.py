@@ -1,9 +1,8 @@
-"""The exact path: assistant spans located in characters, mapped to tokens by offsets.
+"""The exact path: assistant turns located in characters, mapped to tokens by offsets.
 
-Used for the rows where the token-level search cannot be trusted: a header whose
-last token merged with the answer's first characters (ChatML's "\\n" + "\\n\\n..."),
-templates whose header is plain text, and Stanford Alpaca prompts. Only those rows
-are re-tokenized, with ``return_offsets_mapping=True``.
+Used for the rows where the token-level search cannot be trusted: a prompt whose last token merged
+with the answer's first characters (ChatML's "\\n" + "\\n\\n..."), templates whose header is plain
+text, and Stanford Alpaca prompts. Only those rows are re-tokenized, with ``return_offsets_mapping=True``.
 """
 
 from __future__ import annotations
@@ -14,36 +13,71 @@ from ..errors import RowError
 from .masking import char_span_mask, lengths_to_offsets
 
 
-def header_char_spans(row: int, text: str, header: str, end: str, expected: int) -> list[tuple[int, int]]:
-    """Character spans ``[content start, end-of-turn end)`` of every assistant turn in ``text``.
+def _common_prefix(text: str, at: int, prompt: str) -> int:
+    n = min(len(prompt), len(text) - at)
+    k = 0
+    while k < n and text[at + k] == prompt[k]:
+        k += 1
+    return k
 
-    Raises RowError when the number of turns found is not ``expected``, or a turn
-    is not closed by ``end``.
-    """
-    spans = []
-    pos = text.find(header)
-    while pos >= 0:
-        start = pos + len(header)
-        stop = text.find(end, start)
-        nxt = text.find(header, start)
-        if stop < 0 or (0 <= nxt < stop):
-            raise RowError(
-                row,
-                "unclosed_turn",
-                f"an assistant turn at character {start} is not closed by {end!r} before the next turn. "
-                "Pass end_of_turn=... matching the template, or drop such rows with on_invalid='drop'.",
-            )
-        spans.append((start, stop + len(end)))
-        pos = text.find(header, stop + len(end))
-    if len(spans) != expected:
+
+def _close(row: int, text: str, start: int, spec, nxt: int) -> int:
+    """End of the turn opened at ``start``: the end of its first terminal (or of the text, open_end)."""
+    hits = [(p, t) for p, t in ((text.find(t, start), t) for t in spec.terminals) if p >= 0]
+    p, t = min(hits) if hits else (-1, "")
+    if hits and (nxt < 0 or p < nxt):
+        return p + len(t)
+    if nxt >= 0:
         raise RowError(
             row,
             "header_mismatch",
-            f"the rendered text holds {len(spans)} assistant headers {header!r} but field 'messages' has "
-            f"{expected} assistant messages; expected them to match. The template may drop or rewrite turns, "
-            "or content may contain the header text: pass assistant_header=... or drop such rows with on_invalid='drop'.",
+            f"a second assistant header {spec.marker!r} appears at character {nxt} before the turn at "
+            f"character {start} is closed by {' or '.join(map(repr, spec.terminals))}; content may contain "
+            "the header text. Remove it, pass assistant_header=... matching the template, or drop such rows "
+            "with on_invalid='drop'.",
         )
-    return spans
+    if spec.open_end:
+        return len(text)
+    raise RowError(
+        row,
+        "unclosed_turn",
+        f"the assistant turn at character {start} is not closed by {' or '.join(map(repr, spec.terminals))}. "
+        "Pass end_of_turn=... matching the template, or drop such rows with on_invalid='drop'.",
+    )
+
+
+def turn_char_spans(row: int, text: str, spec, expected: int) -> list[tuple[int, int]]:
+    """Character spans ``[answer start, turn end)`` of every assistant turn in ``text``.
+
+    Raises RowError when the number of turns found is not ``expected``, or a turn is not closed.
+
+    Example (ChatML):
+        >>> turn_char_spans(0, "<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>assistant\\nyo<|im_end|>\\n", spec, 1)
+        [(52, 64)]
+    """
+    blocks = []  # (marker position, answer start, turn end)
+    pos = text.find(spec.marker)
+    while pos >= 0:
+        start = pos + _common_prefix(text, pos, spec.prompt)
+        nxt = text.find(spec.marker, start)
+        stop = _close(row, text, start, spec, nxt)
+        if nxt < 0 and spec.trailer and text.startswith(spec.trailer, stop):
+            stop += len(spec.trailer)
+        if spec.multi_block and blocks and blocks[-1][2] == pos:
+            blocks[-1] = (blocks[-1][0], blocks[-1][1], stop)
+        else:
+            blocks.append((pos, start, stop))
+        pos = text.find(spec.marker, stop)
+    if len(blocks) != expected:
+        raise RowError(
+            row,
+            "header_mismatch",
+            f"the rendered text holds {len(blocks)} assistant turns (header {spec.marker!r}) but field "
+            f"'messages' has {expected}; expected them to match. The template may drop or merge turns, "
+            "or content may contain the header text: pass assistant_header=... or drop such rows with "
+            "on_invalid='drop'.",
+        )
+    return [(start, stop) for _, start, stop in blocks]
 
 
 def offsets_trained_mask(tokenizer, texts: list[str], spans: list[list[tuple[int, int]]], add_special_tokens: bool):
@@ -58,7 +92,11 @@ def offsets_trained_mask(tokenizer, texts: list[str], spans: list[list[tuple[int
     row_offsets = lengths_to_offsets(lengths)
     flat = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int32)
     char_base = lengths_to_offsets(np.array([len(t) for t in texts], dtype=np.int64))
-    offs = np.concatenate([np.asarray(o, dtype=np.int64).reshape(-1, 2) for o in enc["offset_mapping"]]) if ids else np.zeros((0, 2), np.int64)
+    offs = (
+        np.concatenate([np.asarray(o, dtype=np.int64).reshape(-1, 2) for o in enc["offset_mapping"]])
+        if ids
+        else np.zeros((0, 2), np.int64)
+    )
     shift = np.repeat(char_base[:-1], lengths)
     tok_start, tok_end = offs[:, 0] + shift, offs[:, 1] + shift
     starts = [char_base[r] + a for r, row_spans in enumerate(spans) for a, _ in row_spans]

@@ -1,0 +1,65 @@
+"""One entry point from a dataset row to a normalized Conversation, whatever the record layout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..errors import RowError
+from .alpaca import alpaca_messages
+from .openai import Conversation, mapped_messages, openai_conversation
+from .sharegpt import sharegpt_record
+
+
+def _plain(messages: list[dict]) -> Conversation:
+    return Conversation(messages, None, [m["role"] == "assistant" for m in messages], [None] * len(messages))
+
+
+def to_conversation(
+    fmt: str,
+    row: int,
+    record: Mapping,
+    *,
+    role_map: Mapping[str, str] | None = None,
+    column_map: Mapping[str, str] | None = None,
+    keep_developer: bool = False,
+) -> Conversation:
+    """Normalize one row of the given format ("openai", "sharegpt", "alpaca" or "mapped").
+
+    Example:
+        >>> to_conversation("alpaca", 0, {"instruction": "Add", "input": "1+1", "output": "2"}).messages
+        [{'role': 'user', 'content': 'Add\\n\\n1+1'}, {'role': 'assistant', 'content': '2'}]
+    """
+    if fmt == "openai":
+        return openai_conversation(row, record, role_map, keep_developer)
+    if fmt == "sharegpt":  # an OpenAI record once converted, so it is normalized like one
+        return openai_conversation(row, sharegpt_record(row, record, role_map), None, keep_developer)
+    if fmt == "alpaca":
+        return _plain(alpaca_messages(row, record))
+    if fmt == "mapped":
+        return _plain(mapped_messages(row, record, column_map))
+    raise RowError(row, "bad_format", f"unknown record format {fmt!r}; expected openai, sharegpt, alpaca or mapped.")
+
+
+def turn_flags(conv: Conversation, multi_block: bool, row: int) -> list[bool]:
+    """Trained flag per rendered assistant turn: one per assistant message, or, where the template merges
+    adjacent assistant messages into one turn (``multi_block``), one per run of consecutive ones."""
+    flags: list[bool] = []
+    previous = None
+    for i, (m, trained) in enumerate(zip(conv.messages, conv.trained)):
+        if m["role"] != "assistant":
+            previous = None
+            continue
+        if multi_block and previous is not None:
+            if flags[-1] != trained:
+                raise RowError(
+                    row,
+                    "mixed_weights",
+                    f"messages {previous} and {i} (assistant) render as one assistant turn in this template, "
+                    "which merges consecutive assistant messages, but only one of them has weight 0; expected "
+                    "the same weight on both. Give them the same weight, merge them, or drop such rows with "
+                    "on_invalid='drop'.",
+                )
+            continue
+        flags.append(trained)
+        previous = i
+    return flags

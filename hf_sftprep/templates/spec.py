@@ -1,0 +1,82 @@
+"""TemplateSpec: everything the probe learns about a chat template, as one printable object."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """What an assistant turn looks like for one tokenizer + template.
+
+    A rendered assistant turn is ``marker [rest of prompt] body terminal [trailer]``: the turn opens with
+    ``marker`` (a prefix of the generation prompt), continues with as much of ``prompt`` as the template
+    renders there, then comes what the model generates (answer, reasoning, tool calls, channel markers),
+    closed by the first of ``terminals``. Trained: from right after the matched part of ``prompt`` to the
+    end of the terminal; for the conversation's last turn also ``trailer`` (more special tokens the
+    template appends at the very end, e.g. Phi-3's EOS after ``<|end|>``).
+
+    Attributes:
+        prompt: what ``add_generation_prompt=True`` appends, e.g. ``"<|im_start|>assistant\\n"``.
+        marker: the part of ``prompt`` every rendered assistant turn begins with (finds turns).
+        terminals: special-token texts that close an assistant block (``<|im_end|>``; gpt-oss:
+            ``<|end|>``, ``<|return|>``, ``<|call|>``; GLM: the next role's marker).
+        trailer: text the template adds after the final turn's terminal, trained with it ("" if none).
+        open_end: the conversation's last assistant turn may end without a terminal (GLM).
+        multi_block: one assistant message may render as several adjacent blocks (gpt-oss analysis +
+            final), which are merged into one turn.
+        prompt_ids, marker_ids, terminal_ids, trailer_ids: the same texts as token ids (in context).
+        token_search: marker and terminals are led by special tokens, so the vectorized token search
+            can find turns; otherwise every row takes the exact character path.
+        keeps_developer: the template renders a ``developer`` role itself (else it becomes ``system``).
+        renders_tool_calls: the template renders assistant ``tool_calls``.
+    """
+
+    prompt: str
+    marker: str
+    terminals: tuple[str, ...]
+    trailer: str = ""
+    open_end: bool = False
+    multi_block: bool = False
+    prompt_ids: tuple[int, ...] = ()
+    marker_ids: tuple[int, ...] = ()
+    terminal_ids: tuple[tuple[int, ...], ...] = ()
+    trailer_ids: tuple[int, ...] = ()
+    token_search: bool = False
+    keeps_developer: bool = False
+    renders_tool_calls: bool = False
+
+    # names kept from the first release (one header, one end-of-turn)
+    @property
+    def header_text(self) -> str:
+        return self.prompt
+
+    @property
+    def header_ids(self) -> tuple[int, ...]:
+        return self.prompt_ids
+
+    @property
+    def end_text(self) -> str:
+        return self.terminals[0] if self.terminals else ""
+
+    @property
+    def end_ids(self) -> tuple[int, ...]:
+        return self.terminal_ids[0] if self.terminal_ids else ()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """One line for logs and docs, e.g. ``prompt '<|im_start|>assistant\\n' | closes '<|im_end|>'``."""
+        closes = " or ".join(repr(t) for t in self.terminals) or "(next role marker)"
+        extra = []
+        if self.trailer:
+            extra.append(f"final turn also trains {self.trailer!r}")
+        if self.open_end:
+            extra.append("final turn may be unclosed")
+        if self.multi_block:
+            extra.append("one message may render as several blocks")
+        if self.marker != self.prompt:
+            extra.append(f"history turns may open with only {self.marker!r}")
+        tail = f" ({'; '.join(extra)})" if extra else ""
+        return f"prompt {self.prompt!r} | closes {closes}{tail}"

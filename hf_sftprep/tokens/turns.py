@@ -1,0 +1,118 @@
+"""Assistant turns over a batch's flat token buffer, for any probed template. numpy only.
+
+A turn opens with the template's marker ids, extended by as many of the generation prompt's ids as
+follow; it closes at the first terminal id after that (any of several: gpt-oss has three), plus the
+trailer ids on the row's last turn (Phi-3's EOS). Adjacent blocks merge into one turn where one message
+renders as several (gpt-oss analysis + final). Rows whose turns cannot be vouched for are flagged
+``broken`` and go to the exact character path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .masking import Spans, find_pattern
+
+
+def _extend_openers(flat, row_end, pos, k, prompt: np.ndarray) -> np.ndarray:
+    """Number of prompt ids matched at each marker position (at least ``k``, the marker's length)."""
+    matched = np.full(len(pos), k, dtype=np.int64)
+    alive = np.ones(len(pos), dtype=bool)
+    for j in range(k, len(prompt)):
+        at = pos + j
+        ok = alive & (at < row_end)
+        ok[ok] = flat[at[ok]] == prompt[j]
+        matched += ok
+        alive = ok
+    return matched
+
+
+def _first_terminal(flat, offsets, start, row, terminals: np.ndarray):
+    """Position of the first terminal id at or after ``start`` in the same row (-1 when none)."""
+    t_pos = np.flatnonzero(np.isin(flat, terminals))
+    j = np.searchsorted(t_pos, start, side="left")
+    jj = np.minimum(j, max(len(t_pos) - 1, 0))
+    found = (j < len(t_pos)) & (t_pos[jj] < offsets[row + 1]) if len(t_pos) else np.zeros(len(start), bool)
+    return np.where(found, t_pos[jj] if len(t_pos) else 0, -1)
+
+
+def find_turns(
+    flat: np.ndarray,
+    offsets: np.ndarray,
+    marker: np.ndarray,
+    prompt: np.ndarray,
+    terminals: np.ndarray,
+    trailer: np.ndarray,
+    open_end: bool = False,
+    multi_block: bool = False,
+) -> tuple[Spans, np.ndarray, np.ndarray]:
+    """Trained spans of every assistant turn, per-row ``broken`` flags, and partial-opener positions.
+
+    Returns ``(spans, broken, partial)`` where ``partial`` is a 2 x k array: the flat position right after
+    each opener that matched only part of the prompt, and how many prompt ids it matched: the caller checks that the token there does not begin
+    with the rest of the prompt (a token straddling prompt and answer is masked, which only the
+    character path can decide).
+
+    Example (ChatML: marker = prompt = ``<|im_start|>assistant\\n`` = 1 2 3, terminal ``<|im_end|>`` = 9):
+        >>> flat = np.array([1, 5, 3, 6, 9, 1, 2, 3, 7, 8, 9, 3])
+        >>> spans, broken, _ = find_turns(flat, np.array([0, 12]), np.array([1, 2, 3]), np.array([1, 2, 3]),
+        ...                               np.array([9]), np.array([], np.int64))
+        >>> spans.start, spans.stop, broken
+        (array([8]), array([11]), array([False]))
+    """
+    n_rows = len(offsets) - 1
+    broken = np.zeros(n_rows, dtype=bool)
+    pos, row = find_pattern(flat, offsets, marker)
+    empty = np.zeros(0, dtype=np.int64)
+    if len(pos) == 0:
+        return Spans(empty, empty, empty), broken, np.zeros((2, 0), np.int64)
+    row_end = offsets[row + 1]
+    matched = _extend_openers(flat, row_end, pos, len(marker), prompt)
+    start = pos + matched
+    is_partial = matched < len(prompt)
+    partial = np.stack([start[is_partial], matched[is_partial]]) if is_partial.any() else np.zeros((2, 0), np.int64)
+    term = _first_terminal(flat, offsets, start, row, terminals)
+    stop = np.where(term >= 0, term + 1, row_end)
+    last_in_row = np.r_[row[1:] != row[:-1], True]
+    unclosed = term < 0
+    broken[row[unclosed & ~(last_in_row & open_end)]] = True
+    # a marker opening before the previous turn's terminal: that turn was never closed
+    overlap = (row[1:] == row[:-1]) & (pos[1:] < stop[:-1])
+    broken[row[1:][overlap]] = True
+    if len(trailer):
+        k = len(trailer)
+        has = last_in_row & (stop + k <= row_end)
+        for j in range(k):
+            has[has] = flat[stop[has] + j] == trailer[j]
+        stop = stop + has * k
+    if multi_block:
+        joins = np.r_[False, (row[1:] == row[:-1]) & (pos[1:] == stop[:-1])]
+        first = np.flatnonzero(~joins)
+        last = np.r_[first[1:] - 1, len(pos) - 1]
+        start, stop, row = start[first], stop[last], row[first]
+    return Spans(start, stop, row), broken, partial
+
+
+def select_turns(
+    spans: Spans, good_rows: np.ndarray, flags: np.ndarray, flag_offsets: np.ndarray, last: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(start, stop)`` of the turns to train: rows in ``good_rows`` only, turns whose flag is set
+    (``flags[flag_offsets[r] + j]`` for the j-th turn of row r), and only each row's last one if ``last``.
+
+    Example:
+        >>> spans = Spans(np.array([2, 6, 9]), np.array([4, 8, 11]), np.array([0, 0, 1]))
+        >>> select_turns(spans, np.array([True, True]), np.array([False, True, True]), np.array([0, 2, 3]), False)
+        (array([6, 9]), array([ 8, 11]))
+    """
+    keep = good_rows[spans.row]
+    start, stop, row = spans.start[keep], spans.stop[keep], spans.row[keep]
+    if len(row) == 0:
+        return start, stop
+    idx = np.arange(len(row))
+    first = np.maximum.accumulate(np.where(np.r_[True, row[1:] != row[:-1]], idx, 0))
+    trained = flags[flag_offsets[row] + idx - first]
+    start, stop, row = start[trained], stop[trained], row[trained]
+    if last and len(row):
+        final = np.r_[row[1:] != row[:-1], True]
+        start, stop = start[final], stop[final]
+    return start, stop

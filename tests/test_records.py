@@ -48,7 +48,8 @@ def test_mapped():
         ("hello", "bad_messages", r"row 5: field 'messages' is a str; expected a list"),
         (["hi"], "bad_message", r"row 5: field 'messages'\[0\] is a str; expected a dict"),
         ([{"role": "robot", "content": "x"}], "unknown_role",
-         r"row 5: message 0 has role 'robot'; expected one of system, user, assistant, tool. Map custom roles with role_map=\{'robot': 'assistant'\}"),
+         r"row 5: message 0 has role 'robot'; expected one of system, user, assistant, tool, developer, function. "
+         r"Map custom roles with role_map=\{'robot': 'assistant'\}"),
         ([{"role": "user", "content": None}], "bad_content", r"row 5: message 0 \(user\) has content None; expected a string"),
         ([{"role": "user", "content": 42}], "bad_content", r"message 0 \(user\) has content a int \('42'\); expected a string"),
         ([{"role": "user", "content": ["a"]}], "bad_content", r"has content a list"),

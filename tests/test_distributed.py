@@ -9,7 +9,7 @@ import pytest
 from datasets import load_dataset
 from helpers import random_conversation
 
-from hf_sftprep import prepare
+from hf_sftprep import SFTPrepError, prepare
 
 ray = pytest.importorskip("ray")
 
@@ -24,13 +24,35 @@ def jsonl(tmp_path_factory):
     return path
 
 
-def test_ray_equals_prepare_with_drops(jsonl, smollm, tok_dir, tmp_path):
+def test_item2_non_empty_output_dir_is_refused(jsonl, tmp_path):
     from hf_sftprep.datasets.distributed import prepare_on_ray
 
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "old-shard.parquet").write_bytes(b"x")
+    with pytest.raises(SFTPrepError, match=r"output_dir '.*out' is not empty \(1 entries, e.g. 'old-shard.parquet'\); .* Pass overwrite=True"):
+        prepare_on_ray(str(jsonl), "unused-tokenizer", str(tmp_path / "out"), num_cpus=2)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SFTPrepError, match=r"output_dir '.*file' is a file; expected a directory"):
+        prepare_on_ray(str(jsonl), "unused-tokenizer", str(tmp_path / "file"), num_cpus=2)
+    assert not ray.is_initialized()  # refused before Ray starts
+
+
+def test_ray_equals_prepare_with_drops_quietly_over_old_output(jsonl, smollm, tok_dir, tmp_path, capfd):
+    """Also pins item 2 (overwrite replaces, never adds) and the quiet-logs item of issue 15."""
+    from hf_sftprep.datasets.distributed import prepare_on_ray
+
+    (tmp_path / "out").mkdir()
+    prepare(load_dataset("json", data_files=str(jsonl), split="train"), smollm, on_invalid="drop").to_parquet(
+        str(tmp_path / "out" / "stale.parquet"))  # a previous run's 1999 rows
+    capfd.readouterr()
     out, report = prepare_on_ray(str(jsonl), str(tok_dir / "smollm2_tokenizer"), str(tmp_path / "out"), num_cpus=2,
-                                 on_invalid="drop", return_report=True)
+                                 on_invalid="drop", return_report=True, overwrite=True)
+    logs = capfd.readouterr()
+    # no Ray progress lines, deprecation warnings or actor-constructor ERROR lines
+    assert [line for line in (logs.out + logs.err).splitlines() if line.strip() and not line.startswith("hf_sftprep")] == []
     assert report.dropped == {"no_assistant": 1} and (report.rows_in, report.rows_out) == (2000, 1999)
     got = load_dataset("parquet", data_dir=out, split="train")
+    assert got.num_rows == 1999
     assert str(got.data.schema.field("input_ids").type) == "list<item: int32>"
     expected = prepare(load_dataset("json", data_files=str(jsonl), split="train"), smollm, on_invalid="drop")
     pairs = lambda ds: sorted((tuple(a), tuple(b)) for a, b in zip(ds["input_ids"], ds["labels"]))  # noqa: E731

@@ -1,6 +1,6 @@
 """prepare_on_ray: the same batch function on Ray Data, for corpora beyond one machine.
 
-Each Ray worker loads the tokenizer once (a callable class in ``map_batches``), runs
+Each Ray worker process loads the tokenizer once (cached across its ``map_batches`` tasks), runs
 :class:`SFTPreprocessor` on Arrow batches, and the kept rows are written as Parquet shards with int32
 list columns, readable by ``datasets.load_dataset("parquet", data_dir=...)`` and the trainer adapter.
 Ray is imported inside: install the ``distributed`` extra.
@@ -8,26 +8,38 @@ Ray is imported inside: install the ``distributed`` extra.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 
 from ..errors import SFTPrepError
 from .preprocess import META_COLUMNS, SFTPreprocessor
 from .stats import log_drops, report_from_table
 
 
-class _RayBatch:
-    """Ray ``map_batches`` callable: one tokenizer per worker, meta columns kept for the report."""
+_PREPROCESSORS: dict[str, SFTPreprocessor] = {}
 
-    def __init__(self, tokenizer: str, options: dict):
+
+def _prepare_batch(batch: pa.Table, tokenizer: str, options: dict) -> pa.Table:
+    """Ray ``map_batches`` task: meta columns kept for the report.
+
+    Ray reuses its worker processes across tasks, so the tokenizer is loaded (and the template probed) once
+    per worker process, like a callable class would, but without an actor pool: Ray Data restarts pool
+    actors forever by default and Ray's core then logs an ERROR line for each one (ray-project/ray#57733).
+    """
+    key = json.dumps([tokenizer, options], sort_keys=True, default=repr)
+    pre = _PREPROCESSORS.get(key)
+    if pre is None:
         from transformers import AutoTokenizer
 
-        self.pre = SFTPreprocessor(AutoTokenizer.from_pretrained(tokenizer), emit_meta=True, **options)
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        return self.pre(batch.to_pydict())
+        pre = _PREPROCESSORS[key] = SFTPreprocessor(AutoTokenizer.from_pretrained(tokenizer), emit_meta=True, **options)
+    return pre(batch.to_pydict())
 
 
 def _keep_rows(batch: pa.Table) -> pa.Table:
@@ -45,20 +57,79 @@ def _read(ray, source):
     raise SFTPrepError(f"source {paths}: expected .jsonl/.json or .parquet paths, or a ray.data.Dataset.")
 
 
+def _output_fs(output_dir: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and path of ``output_dir``: a local path, or a URI such as ``s3://bucket/prefix``."""
+    if "://" in output_dir:
+        return pafs.FileSystem.from_uri(output_dir)
+    return pafs.LocalFileSystem(), os.path.abspath(output_dir)
+
+
+def _check_output_dir(output_dir: str, overwrite: bool) -> None:
+    """Refuse a non-empty folder: a second run would add its shards beside the first run's."""
+    fs, path = _output_fs(output_dir)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.File:
+        raise SFTPrepError(f"output_dir {output_dir!r} is a file; expected a directory (new or empty).")
+    if info.type != pafs.FileType.Directory:
+        return
+    found = fs.get_file_info(pafs.FileSelector(path, recursive=False))
+    if found and not overwrite:
+        raise SFTPrepError(
+            f"output_dir {output_dir!r} is not empty ({len(found)} entries, e.g. {Path(found[0].path).name!r}); "
+            "writing into it would put this run's Parquet shards beside the old ones, and "
+            "load_dataset('parquet', data_dir=...) would read both. Pass overwrite=True to replace its "
+            "contents, or choose a new directory."
+        )
+
+
+@contextlib.contextmanager
+def _quiet_ray(ray, verbose: bool):
+    """Ray Data logs every operator's progress at INFO and its core prints an actor-restart notice at ERROR
+    (for Ray Data's own constructor refs, harmless); silence both unless ``verbose``."""
+    if verbose:
+        yield
+        return
+    context = ray.data.DataContext.get_current()
+    saved = (context.enable_progress_bars, context.print_on_execution_start)
+    data_logger = logging.getLogger("ray.data")
+    level = data_logger.level
+    context.enable_progress_bars, context.print_on_execution_start = False, False
+    data_logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        context.enable_progress_bars, context.print_on_execution_start = saved
+        data_logger.setLevel(level)
+
+
+def _start_ray(ray, address, num_cpus, verbose: bool) -> None:
+    quiet = {} if verbose else {"logging_level": logging.ERROR}
+    ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
+             log_to_driver=verbose, ignore_reinit_error=True, **quiet)
+
+
 def prepare_on_ray(source, tokenizer: str, output_dir: str, *, num_cpus: int | None = None, address: str | None = None,
-                   batch_size: int = 1000, return_report: bool = False, **options):
+                   batch_size: int = 1000, return_report: bool = False, overwrite: bool = False, verbose: bool = False,
+                   **options):
     """Prepare ``source`` on a Ray cluster (a local one unless ``address`` is given) into Parquet shards.
 
     Args:
         source: JSONL/Parquet path(s) (globs are expanded by Ray) or a ``ray.data.Dataset``.
         tokenizer: a local tokenizer directory or a hub id, loaded once per worker.
-        output_dir: where the Parquet shards go.
+        output_dir: where the Parquet shards go: a new or empty directory (local path or URI).
         num_cpus: CPUs for a local Ray instance (and the worker pool size).
         address: an existing cluster, e.g. ``"ray://head:10001"``.
+        overwrite: replace the contents of a non-empty ``output_dir`` (refused otherwise).
+        verbose: show Ray's own progress and log lines (hidden by default).
         **options: any :class:`SFTPreprocessor` option.
 
     Returns:
         ``output_dir`` (and a :class:`PrepReport` with ``return_report=True``).
+
+    Example:
+        >>> out, report = prepare_on_ray("chats.jsonl", "./tok", "prepared/", num_cpus=2, return_report=True)
+        >>> report.rows_in, report.rows_out
+        (2000, 2000)
 
     Row numbers in error messages count within a Ray batch, not the whole corpus.
     """
@@ -66,18 +137,22 @@ def prepare_on_ray(source, tokenizer: str, output_dir: str, *, num_cpus: int | N
         import ray
     except ImportError as err:
         raise ImportError(f"prepare_on_ray needs Ray ({err}). Install: pip install 'hf-sftprep[distributed]'") from err
+    output_dir = str(output_dir)
+    _check_output_dir(output_dir, overwrite)
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
-                 log_to_driver=False, ignore_reinit_error=True)
+        _start_ray(ray, address, num_cpus, verbose)
     try:
-        mapped = _read(ray, source).map_batches(
-            _RayBatch, fn_constructor_args=(str(tokenizer), options), batch_size=batch_size,
-            # one CPU stays free for the read tasks, or the actor pool starves them and the job never starts
-            batch_format="pyarrow", concurrency=max(1, (num_cpus or 2) - 1), num_cpus=1,
-        ).materialize()
-        meta = pa.concat_tables(ray.get(ref) for ref in mapped.select_columns(["drop_reason", "eot_truncated", "n_trained", "length"]).to_arrow_refs())
-        mapped.map_batches(_keep_rows, batch_format="pyarrow").write_parquet(str(output_dir))
+        with _quiet_ray(ray, verbose):
+            mapped = _read(ray, source).map_batches(
+                _prepare_batch, fn_kwargs={"tokenizer": str(tokenizer), "options": options},
+                batch_size=batch_size, batch_format="pyarrow", num_cpus=1,
+            ).materialize()
+            meta = pa.concat_tables(ray.get(ref) for ref in mapped.select_columns(["drop_reason", "eot_truncated", "n_trained", "length"]).to_arrow_refs())
+            fs, path = _output_fs(output_dir)
+            if fs.get_file_info(path).type == pafs.FileType.Directory:
+                fs.delete_dir_contents(path)  # only reached with overwrite=True or an empty folder
+            mapped.map_batches(_keep_rows, batch_format="pyarrow").write_parquet(output_dir)
     finally:
         if started:
             ray.shutdown()

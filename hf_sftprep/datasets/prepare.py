@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -10,11 +11,11 @@ from datasets import Dataset, DatasetDict, concatenate_datasets, Features, Itera
 from datasets.fingerprint import Hasher
 
 from .. import __version__
-from ..errors import SFTPrepError
+from ..errors import RowError, SFTPrepError
 from ..records.alpaca import stanford_prompt
 from ..records.detect import detect_format
 from .preprocess import META_COLUMNS, OUTPUT_COLUMNS, SFTPreprocessor, user_columns
-from .stats import kept_mask, log_drops, report_from_table
+from .stats import PrepReport, kept_mask, log_drops, report_from_table
 from ..templates.render import render
 
 logger = logging.getLogger("hf_sftprep")
@@ -31,6 +32,8 @@ FEATURES = Features(
         "reasoning_dropped": Value("int32"),
     }
 )
+# what a plain map (and a stream) emits: the int32 types are declared so they survive streaming
+PREPARED = Features({name: FEATURES[name] for name in OUTPUT_COLUMNS})
 
 
 def tokenizer_identity(tokenizer) -> list:
@@ -50,14 +53,8 @@ def fingerprint(dataset: Dataset, pre: SFTPreprocessor) -> str:
     return Hasher.hash(["hf_sftprep", __version__, dataset._fingerprint, tokenizer_identity(pre.tokenizer), pre.options])
 
 
-def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc):
-    if not isinstance(dataset, Dataset):
-        raise SFTPrepError(
-            f"prepare() got a {type(dataset).__name__}; expected a datasets.Dataset or DatasetDict. "
-            "Load records with datasets.load_dataset(...) or Dataset.from_list(...)."
-        )
-    fmt = detect_format(dataset.column_names, pre.options["format"], pre.options["column_map"])
-    mapped = dataset.map(
+def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc) -> Dataset:
+    return dataset.map(
         pre,
         batched=True,
         with_indices=True,
@@ -69,6 +66,19 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
         load_from_cache_file=load_from_cache_file,
         desc=desc,
     )
+
+
+def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc):
+    if not isinstance(dataset, Dataset):
+        raise SFTPrepError(
+            f"prepare() got a {type(dataset).__name__}; expected a datasets.Dataset or DatasetDict. "
+            "Load records with datasets.load_dataset(...) or Dataset.from_list(...)."
+        )
+    fmt = detect_format(dataset.column_names, pre.options["format"], pre.options["column_map"])
+    if dataset.num_rows == 0:  # Dataset.map skips the function on 0 rows and would return no meta columns
+        mapped = Dataset.from_dict({name: [] for name in FEATURES}, features=FEATURES)
+    else:
+        mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc)
     keep = user_columns(dataset.column_names, fmt, pre.options["column_map"])
     if keep:  # the user's other columns (ids, sources, ...) ride along, zero-copy: one output row per input row
         mapped = concatenate_datasets([dataset.select_columns(keep), mapped], axis=1)
@@ -88,14 +98,17 @@ class _StreamAdapter:
 
     def __call__(self, batch, indices):
         out = self.pre(batch, indices)
-        return out.to_pydict() if isinstance(out, pa.Table) else out
+        if isinstance(out, pa.Table):
+            return out.to_pydict()
+        return {k: v.tolist() if isinstance(v, np.ndarray) else [x.tolist() for x in v] for k, v in out.items()}
 
 
 def _prepare_stream(dataset: IterableDataset, pre: SFTPreprocessor, batch_size: int) -> IterableDataset:
     """Streaming: the same batch function, lazily; dropped rows are left out and logged per batch."""
     columns = dataset.column_names or list(next(iter(dataset)).keys())
     detect_format(columns, pre.options["format"], pre.options["column_map"])
-    return dataset.map(_StreamAdapter(pre), batched=True, with_indices=True, batch_size=batch_size, remove_columns=columns)
+    return dataset.map(_StreamAdapter(pre), batched=True, with_indices=True, batch_size=batch_size, remove_columns=columns,
+                       features=PREPARED)
 
 
 def prepare(
@@ -152,7 +165,11 @@ def prepare(
 
 
 class _PromptBuilder:
-    """Batched map function for generation_prompts (top-level so datasets can hash it)."""
+    """Batched map function for generation_prompts (top-level so datasets can hash it).
+
+    Rows go through the same checks as in ``prepare``: the record validation, ``on_invalid`` and the
+    ``special_tokens_in_content`` policy. Dropped rows leave an empty placeholder with a ``drop_reason``.
+    """
 
     def __init__(self, tokenizer, options: dict):
         self.pre = SFTPreprocessor(tokenizer, **options)
@@ -160,32 +177,83 @@ class _PromptBuilder:
     def __call__(self, batch, indices):
         pre = self.pre
         fmt = detect_format(list(batch.keys()), pre.options["format"], pre.options["column_map"])
-        prompts, refs = [], []
+        prompts, refs, reasons, sanitize = [], [], [], {}
         for i, row in enumerate(indices):
             record = {c: batch[c][i] for c in batch}
-            if fmt == "alpaca" and pre.options["alpaca_prompt"] == "stanford":
-                prompt, ref = stanford_prompt(row, record)
+            try:
+                prompt, ref, chat = self._prompt(fmt, row, record)
+            except RowError as err:
+                if pre.options["on_invalid"] == "error":
+                    raise
+                prompt, ref, chat = "", "", None
+                reasons.append(err.reason)
             else:
-                messages = pre._messages(fmt, row, record)
-                last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-                prompt = render(pre.tokenizer, messages[:last], add_generation_prompt=True, row=row)
-                ref = messages[last]["content"]
+                reasons.append("")
+            if chat is not None:
+                sanitize[i] = chat
             prompts.append(prompt)
             refs.append(ref)
-        return {"prompt": prompts, "reference": refs}
+        out = {"prompt": prompts, "reference": refs, "drop_reason": reasons}
+        if pre.options["special_tokens_in_content"] == "split":
+            out["prompt_ids"] = self._prompt_ids(prompts, sanitize, fmt)
+        return out
+
+    def _prompt(self, fmt: str, row: int, record):
+        """(prompt text, reference answer, (messages, tools) when 'split' must sanitize the prompt, else None)."""
+        pre = self.pre
+        if fmt == "alpaca" and pre.options["alpaca_prompt"] == "stanford":
+            prompt, ref = stanford_prompt(row, record)
+            pre._check_specials(row, [{"role": "user", "content": prompt}, {"role": "assistant", "content": ref}], chat=False)
+            return prompt, ref, None
+        conv = pre.conversation(fmt, row, record)
+        sanitize = pre._check_specials(row, conv.messages)
+        turns = [i for i, (m, trained) in enumerate(zip(conv.messages, conv.trained)) if trained and m["role"] == "assistant"]
+        if not turns:  # normalization refuses such records already; kept so no ValueError can escape
+            raise RowError(row, "no_assistant", "no trained assistant message; expected at least one to prompt for.")
+        head = conv.messages[: turns[-1]]
+        prompt = render(pre.tokenizer, head, add_generation_prompt=True, row=row, tools=conv.tools)
+        return prompt, conv.messages[turns[-1]].get("content"), (head, conv.tools) if sanitize else None
+
+    def _prompt_ids(self, prompts: list[str], sanitize: dict, fmt: str) -> list[list[int]]:
+        """Prompt ids as ``prepare`` encodes the same text: control strings inside content stay plain text."""
+        tok = self.pre.tokenizer
+        stanford = fmt == "alpaca" and self.pre.options["alpaca_prompt"] == "stanford"
+        ids = tok(prompts, add_special_tokens=stanford)["input_ids"]
+        for i, (messages, tools) in sanitize.items():
+            ids[i] = tok.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=True,
+                                             sanitize_control_tokens=True, return_dict=False)
+        return ids
 
 
 def generation_prompts(dataset: Dataset, tokenizer, **options) -> Dataset:
-    """Evaluation prompts: everything up to the final assistant header, plus that answer as reference.
+    """Evaluation prompts: everything up to the final trained assistant header, plus that answer as reference.
+
+    Rows are checked as ``prepare`` checks them. With ``on_invalid="drop"``, invalid rows are left out and
+    their count is logged (``hf_sftprep dropped 1 of 4 rows: no_assistant=1``). The
+    ``special_tokens_in_content`` policy applies as in ``prepare``: "error" (the default) refuses content
+    holding a special token's text; "allow" keeps it verbatim; "split" adds a ``prompt_ids`` column, the
+    prompt tokenized as ``apply_chat_template(..., sanitize_control_tokens=True)`` does, so that such text
+    stays plain text. Generate from ``prompt_ids`` then: no string can say "this ``<|im_start|>`` is text",
+    so re-tokenizing ``prompt`` would turn it back into a control token.
 
     Example:
         >>> generation_prompts(test, tok)[0]["prompt"][-22:]
         '<|im_start|>assistant\\n'
     """
-    return dataset.map(
+    features = Features({"prompt": Value("string"), "reference": Value("string"), "drop_reason": Value("string")})
+    if options.get("special_tokens_in_content") == "split":
+        features["prompt_ids"] = List(Value("int32"))
+    out = dataset.map(
         _PromptBuilder(tokenizer, options),
         batched=True,
         with_indices=True,
         remove_columns=dataset.column_names,
+        features=features,
         desc="hf_sftprep: generation prompts",
     )
+    reasons = out.data.column("drop_reason")
+    dropped = Counter(r for r in reasons.to_pylist() if r)
+    if dropped:
+        log_drops(PrepReport(rows_in=out.num_rows, rows_out=out.num_rows - sum(dropped.values()), dropped=dict(sorted(dropped.items()))))
+        out = out.select(np.flatnonzero(kept_mask(out.data.table)))
+    return out.remove_columns(["drop_reason"])

@@ -129,7 +129,7 @@ def share_indices(source: Source, rows: np.ndarray, seed: int) -> np.ndarray:
 
     Example:
         >>> share_indices(Source("a", epochs=1.5), np.arange(4), seed=0).tolist()
-        [0, 1, 2, 3, 0, 1, 2, 3, 1, 3]
+        [0, 1, 2, 3, 0, 2]
     """
     rng = np.random.default_rng([seed, zlib.crc32(source.name.encode())])
     n = len(rows)
@@ -189,11 +189,14 @@ class MixtureReport:
     sources: dict[str, dict] = field(default_factory=dict)
     duplicates: int = 0
     splits: dict[str, dict] = field(default_factory=dict)
+    packs: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         out = {**self.total.to_dict(), "duplicates": self.duplicates, "sources": self.sources}
         if self.splits:
             out["splits"] = self.splits
+        if self.packs:
+            out["packs"] = self.packs
         return out
 
     def summary(self) -> str:
@@ -205,24 +208,11 @@ class MixtureReport:
             lines.append(
                 f"{name[:13]:<14}{s['rows_in']:>9,}{sum(s['dropped'].values()):>9,}{s['duplicates']:>7,}{s['rows_out']:>10,}"
                 f"{s['tokens']:>12,}{s['share']:>8.1%}{s['trained_tokens']:>11,}"
-                f"{'/'.join(str(lp.get(k)) for k in ('p50', 'p90', 'max')):>17}"
+                f"{'/'.join(str(lp.get(k, '-')) for k in ('p50', 'p90', 'max')):>17}"
             )
-        lines += [f"[{k}] {v['rows']:,} rows, {v['tokens']:,} tokens" for k, v in self.splits.items()]
+        lines += [f"[{k}] {v['rows_out']:,} rows, {v['tokens']:,} tokens" for k, v in self.splits.items()]
+        lines += [f"[{k}] packed into {n:,} sequences" for k, n in self.packs.items()]
         return "\n".join(lines)
-
-
-def _source_stats(report: PrepReport, dups: int, lengths: np.ndarray, trained: np.ndarray) -> dict:
-    return {
-        "rows_in": report.rows_in,
-        "dropped": report.dropped,
-        "rows_prepared": report.rows_out,
-        "duplicates": dups,
-        "rows_out": int(len(lengths)),
-        "tokens": int(lengths.sum()),
-        "trained_tokens": int(trained.sum()),
-        "eot_truncated_rows": report.eot_truncated_rows,
-        "length_percentiles": _percentiles(lengths),
-    }
 
 
 def _total(reports: list[PrepReport], lengths: np.ndarray, trained: np.ndarray) -> PrepReport:
@@ -297,50 +287,84 @@ def run_recipe(recipe: dict | str | Path):
 
     plan = parse_recipe(recipe)
     pack = _pack_function(plan)
-    tok = load_tokenizer(plan.tokenizer, plan.chat_template)
+    try:
+        tok = load_tokenizer(plan.tokenizer, plan.chat_template)
+    except SFTPrepError as err:
+        raise SFTPrepError(f"recipe: tokenizer {plan.tokenizer!r}: {err}") from None
     raws = [load_source(s) for s in plan.sources]
     formats = [_check_source(s, raw) for s, raw in zip(plan.sources, raws)]
     prepared = [_prepare_source(s, f, raw, tok, plan) for s, f, raw in zip(plan.sources, formats, raws)]
-
     tables = [ds.with_format("arrow")[:] for ds, _ in prepared]
-    flats = [_flat(t.column("input_ids")) for t in tables]
-    dups = duplicate_mask(flats) if plan.dedupe else [np.zeros(t.num_rows, bool) for t in tables]
-    picks, stats, all_len, all_trained = [], {}, [], []
-    for source, (ds, report), table, dup in zip(plan.sources, prepared, tables, dups):
-        rows = np.flatnonzero(~dup)
-        if source.take is not None and source.take > len(rows):
-            raise SFTPrepError(
-                f"recipe: source {source.name!r}: take: {source.take} but only {len(rows)} rows remain after "
-                f"{report.rows_in - report.rows_out} were dropped ({report.dropped}) and {int(dup.sum())} duplicates "
-                "removed; lower take, or replace it with epochs: to repeat the source.")
-        pick = share_indices(source, rows, plan.seed)
-        lengths = table.column("length").to_numpy()[pick].astype(np.int64)
-        trained = trained_per_row(table.column("labels"))[pick]
-        stats[source.name] = _source_stats(report, int(dup.sum()), lengths, trained)
-        picks.append(pick)
-        all_len.append(lengths)
-        all_trained.append(trained)
-    lengths, trained = np.concatenate(all_len), np.concatenate(all_trained)
-    for s in stats.values():
-        s["share"] = round(s["tokens"] / max(int(lengths.sum()), 1), 6)
-        s["trained_share"] = round(s["trained_tokens"] / max(int(trained.sum()), 1), 6)
-
+    dups = duplicate_mask([_flat(t.column("input_ids")) for t in tables]) if plan.dedupe else [np.zeros(t.num_rows, bool) for t in tables]
+    picks = [_pick(s, r, dup, plan.seed) for s, (_, r), dup in zip(plan.sources, prepared, dups)]
+    rows = _rows(picks, tables, plan)
     parts = [ds.add_column("source", [s.name] * ds.num_rows) for s, (ds, _) in zip(plan.sources, prepared)]
-    starts = np.cumsum([0] + [p.num_rows for p in parts[:-1]])
-    order = np.concatenate([pick + start for pick, start in zip(picks, starts)])
-    if plan.shuffle:
-        order = order[np.random.default_rng(plan.seed).permutation(len(order))]
-    mixed = concatenate_datasets(parts).select(order)
-    out: Dataset | DatasetDict = mixed
-    splits = {}
-    if plan.test_size is not None:
-        out = mixed.train_test_split(test_size=plan.test_size, shuffle=False)
-        splits = {k: {"rows": v.num_rows, "tokens": int(np.sum(v.with_format("numpy")["length"]))} for k, v in out.items()}
+    out: Dataset | DatasetDict = concatenate_datasets(parts).select(rows["order"])
+    bounds = {"train": (0, len(rows["order"]))}
+    if plan.test_size is not None:  # rows are already shuffled with the seed: the split takes the tail
+        out = out.train_test_split(test_size=plan.test_size, shuffle=False)
+        bounds = {"train": (0, out["train"].num_rows), "test": (out["train"].num_rows, len(rows["order"]))}
+    report = _report(plan, prepared, dups, rows, bounds)
     if pack is not None:  # after the split, so a test row is never packed with training rows
         out = pack(out, plan.pack, seed=plan.seed)
-        packed = out if isinstance(out, DatasetDict) else {"train": out}
-        for k, v in packed.items():
-            splits.setdefault(k, {"rows": mixed.num_rows, "tokens": int(lengths.sum())})["packs"] = v.num_rows
-    report = MixtureReport(_total([r for _, r in prepared], lengths, trained), stats, int(sum(d.sum() for d in dups)), splits)
+        report.packs = {k: v.num_rows for k, v in (out.items() if isinstance(out, DatasetDict) else [("train", out)])}
     logger.info("hf_sftprep mixture: %s", report.summary().replace("\n", "; "))
     return out, report, tok
+
+
+def _pick(source: Source, report: PrepReport, dup: np.ndarray, seed: int) -> np.ndarray:
+    rows = np.flatnonzero(~dup)
+    if source.take is not None and source.take > len(rows):
+        raise SFTPrepError(
+            f"recipe: source {source.name!r}: take: {source.take} but only {len(rows)} rows remain after "
+            f"{report.rows_in - report.rows_out} were dropped ({report.dropped}) and {int(dup.sum())} duplicates "
+            "removed; lower take, or replace it with epochs: to repeat the source.")
+    return share_indices(source, rows, seed)
+
+
+def _rows(picks: list[np.ndarray], tables: list[pa.Table], plan: Recipe) -> dict[str, np.ndarray]:
+    """Per mixture row, in the final order: its index in the concatenated sources, source, length, trained."""
+    starts = np.cumsum([0] + [t.num_rows for t in tables[:-1]])
+    rows = {
+        "order": np.concatenate([p + s for p, s in zip(picks, starts)]),
+        "source": np.concatenate([np.full(len(p), i) for i, p in enumerate(picks)]),
+        "length": np.concatenate([t.column("length").to_numpy()[p] for p, t in zip(picks, tables)]).astype(np.int64),
+        "trained": np.concatenate([trained_per_row(t.column("labels"))[p] for p, t in zip(picks, tables)]),
+    }
+    if plan.shuffle:
+        perm = np.random.default_rng(plan.seed).permutation(len(rows["order"]))
+        rows = {k: v[perm] for k, v in rows.items()}
+    return rows
+
+
+def _usage(names: list[str], source: np.ndarray, lengths: np.ndarray, trained: np.ndarray) -> dict[str, dict]:
+    """Per source: rows, tokens and trained tokens in (part of) the mixture, and their shares."""
+    total, total_trained = max(int(lengths.sum()), 1), max(int(trained.sum()), 1)
+    out = {}
+    for i, name in enumerate(names):
+        mine = source == i
+        tokens, n_trained = int(lengths[mine].sum()), int(trained[mine].sum())
+        out[name] = {"rows_out": int(mine.sum()), "tokens": tokens, "trained_tokens": n_trained,
+                     "share": round(tokens / total, 6), "trained_share": round(n_trained / total_trained, 6),
+                     "length_percentiles": _percentiles(lengths[mine])}
+    return out
+
+
+def _report(plan: Recipe, prepared, dups, rows: dict, bounds: dict) -> MixtureReport:
+    names = [s.name for s in plan.sources]
+    reports = [r for _, r in prepared]
+    usage = _usage(names, rows["source"], rows["length"], rows["trained"])
+    sources = {
+        name: {"rows_in": r.rows_in, "dropped": r.dropped, "rows_prepared": r.rows_out, "duplicates": int(dup.sum()),
+               "eot_truncated_rows": r.eot_truncated_rows, **usage[name]}
+        for name, r, dup in zip(names, reports, dups)
+    }
+    splits = {}
+    if len(bounds) > 1:
+        for split, (a, b) in bounds.items():
+            part = {k: v[a:b] for k, v in rows.items()}
+            total = _total(reports, part["length"], part["trained"])
+            total.rows_in, total.dropped, total.eot_truncated_rows = b - a, {}, 0
+            splits[split] = {**total.to_dict(), "sources": _usage(names, part["source"], part["length"], part["trained"])}
+    total = _total(reports, rows["length"], rows["trained"])
+    return MixtureReport(total, sources, int(sum(d.sum() for d in dups)), splits)

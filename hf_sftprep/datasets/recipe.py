@@ -241,6 +241,9 @@ def parse_recipe(recipe: dict | str | Path) -> Recipe:
     tokenizer = options.pop("tokenizer")
     if (base / tokenizer).exists():  # a local folder, else a hub id
         tokenizer = str(base / tokenizer)
+    elif tokenizer.startswith((".", "/", "~")) or tokenizer.count("/") > 1:
+        raise _fail("", f"tokenizer {tokenizer!r}: no such directory (looked for {base / tokenizer}); fix the path "
+                        "(relative paths are read from the recipe's folder), or name a hub id.")
     template = options.pop("chat_template", None)
     if template is not None:
         full = base / str(template)

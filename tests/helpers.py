@@ -62,3 +62,10 @@ def reference_labels(tokenizer, messages: list[dict], end_text: str, last_only: 
 
 def trained_text(tokenizer, labels: list[int]) -> str:
     return tokenizer.decode([t for t in labels if t != IGNORE])
+
+
+def as_lists(out) -> dict:
+    """A map function's output (Arrow table, or dict of numpy arrays) as plain Python lists."""
+    if hasattr(out, "to_pydict"):
+        return out.to_pydict()
+    return {k: [x.tolist() if hasattr(x, "tolist") else x for x in v] for k, v in out.items()}

@@ -6,7 +6,7 @@ import copy
 import random
 
 import pytest
-from helpers import random_conversation
+from helpers import as_lists, random_conversation
 
 from hf_sftprep import SFTPreprocessor
 from hf_sftprep.tokens.pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
@@ -27,7 +27,7 @@ def test_pieced_equals_plain(request, name):
     pieced = SFTPreprocessor(tok)
     assert pieced._split is not None and worth_deduping(texts, pieced._split)
     plain = SFTPreprocessor(tok, dedupe_pieces=False)
-    assert pieced(batch, list(range(len(convs)))).to_pydict() == plain(batch, list(range(len(convs)))).to_pydict()
+    assert as_lists(pieced(batch, list(range(len(convs))))) == as_lists(plain(batch, list(range(len(convs)))))
 
 
 def test_repeated_system_prompt_tokenized_once(llama3):
@@ -54,7 +54,7 @@ def test_fallback_for_piece_dependent_tokenizer(smollm):
     pre = SFTPreprocessor(tok)
     assert pre._split is None
     msgs = [{"role": "user", "content": "hi there"}, {"role": "assistant", "content": "hello friend"}]
-    out = pre({"messages": [msgs]}, [0]).to_pydict()
+    out = as_lists(pre({"messages": [msgs]}, [0]))
     assert out["input_ids"][0] == tok(tok.apply_chat_template(msgs, tokenize=False), add_special_tokens=False)["input_ids"]
 
 

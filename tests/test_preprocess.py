@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from helpers import IGNORE, random_conversation, reference_labels, trained_text
+from helpers import as_lists, IGNORE, random_conversation, reference_labels, trained_text
 
 from hf_sftprep import SFTPreprocessor
 
@@ -20,7 +20,7 @@ END = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>", "smollm": "<|im_end|>"}
 
 def run(tok, records: list[dict], **options) -> dict:
     columns = {k: [r[k] for r in records] for k in records[0]}
-    return SFTPreprocessor(tok, **options)(columns, list(range(len(records)))).to_pydict()
+    return as_lists(SFTPreprocessor(tok, **options)(columns, list(range(len(records)))))
 
 
 def test_seed_example_llama3(llama3):

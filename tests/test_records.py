@@ -22,7 +22,9 @@ def test_detect_error_lists_columns():
         detect_format(["prompt", "response"])
     with pytest.raises(SFTPrepError, match=r"column_map names columns \['zzz'\] that the dataset lacks"):
         detect_format(["a"], column_map={"user": "a", "assistant": "zzz"})
-    with pytest.raises(SFTPrepError, match=r"format='sharegpt' is not supported; expected one of 'auto', 'openai', 'alpaca'"):
+    with pytest.raises(SFTPrepError, match=r"format='axolotl' is not supported; expected one of 'auto', 'openai', 'alpaca', 'sharegpt'"):
+        detect_format(["messages"], "axolotl")
+    with pytest.raises(SFTPrepError, match=r"columns found are \['messages'\]; expected a 'conversations' column of \{from, value\} items"):
         detect_format(["messages"], "sharegpt")
 
 

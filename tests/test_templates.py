@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hf_sftprep import SFTPrepError, SFTPreprocessor, TemplateError, probe_template
+from helpers import as_lists
 
 MISTRAL = (
     "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}"
@@ -50,9 +51,9 @@ def test_template_without_header_works_with_override(llama3):
     assert not pre.spec.token_search  # plain-text header: every row takes the exact character path
     msgs = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello"},
             {"role": "user", "content": "[/INST] in content"}, {"role": "assistant", "content": "Two"}]
-    with pytest.raises(SFTPrepError, match=r"row 0: an assistant turn at character \d+ is not closed by .<\|eot_id\|>. before the next turn"):
+    with pytest.raises(SFTPrepError, match=r"row 0: a second assistant header ' \[/INST\]' appears at character \d+ before the turn at character \d+ is closed"):
         pre({"messages": [msgs]}, [0])
-    out = pre({"messages": [msgs[:2]]}, [0]).to_pydict()
+    out = as_lists(pre({"messages": [msgs[:2]]}, [0]))
     assert tok.decode([t for t in out["labels"][0] if t != -100]) == "Hello<|eot_id|>"
 
 

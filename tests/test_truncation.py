@@ -9,6 +9,7 @@ import pytest
 from datasets import Dataset
 
 from hf_sftprep import RowError, SFTPreprocessor, prepare
+from helpers import as_lists
 
 LONG_PROMPT = [{"role": "system", "content": "policy " * 60}, {"role": "user", "content": "q"},
                {"role": "assistant", "content": "the answer"}]
@@ -16,13 +17,13 @@ SHORT = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "he
 
 
 def full(tok, msgs):
-    return SFTPreprocessor(tok)({"messages": [msgs]}, [0]).to_pydict()
+    return as_lists(SFTPreprocessor(tok)({"messages": [msgs]}, [0]))
 
 
 def test_right_truncation_keeps_prefix_labels(smollm):
     ref = full(smollm, SHORT)
     n = len(ref["input_ids"][0])
-    out = SFTPreprocessor(smollm, max_length=n - 2, emit_meta=True)({"messages": [SHORT]}, [0]).to_pydict()
+    out = as_lists(SFTPreprocessor(smollm, max_length=n - 2, emit_meta=True)({"messages": [SHORT]}, [0]))
     assert out["input_ids"][0] == ref["input_ids"][0][: n - 2]
     assert out["labels"][0] == ref["labels"][0][: n - 2]
     assert out["eot_truncated"] == [True] and out["drop_reason"] == [""]
@@ -31,7 +32,7 @@ def test_right_truncation_keeps_prefix_labels(smollm):
 
 def test_left_truncation_keeps_suffix(smollm):
     ref = full(smollm, LONG_PROMPT)
-    out = SFTPreprocessor(smollm, max_length=10, truncation_side="left", emit_meta=True)({"messages": [LONG_PROMPT]}, [0]).to_pydict()
+    out = as_lists(SFTPreprocessor(smollm, max_length=10, truncation_side="left", emit_meta=True)({"messages": [LONG_PROMPT]}, [0]))
     assert out["input_ids"][0] == ref["input_ids"][0][-10:]
     assert out["labels"][0] == ref["labels"][0][-10:]
     assert out["eot_truncated"] == [False]
@@ -48,7 +49,7 @@ def test_zero_trained_after_truncation_is_dropped_and_counted(smollm, caplog):
 
 def test_drop_and_error_strategies(smollm):
     rows = {"messages": [SHORT, LONG_PROMPT]}
-    out = SFTPreprocessor(smollm, max_length=40, max_length_strategy="drop", emit_meta=True)(rows, [5, 6]).to_pydict()
+    out = as_lists(SFTPreprocessor(smollm, max_length=40, max_length_strategy="drop", emit_meta=True)(rows, [5, 6]))
     assert out["drop_reason"] == ["", "too_long"]
     assert out["input_ids"][0] == full(smollm, SHORT)["input_ids"][0]
     with pytest.raises(RowError, match=r"row 6: the row has \d+ tokens; expected at most max_length=40"):

@@ -38,3 +38,29 @@ def smollm(tok_dir):
 @pytest.fixture(scope="session", params=["llama3", "qwen", "smollm"])
 def any_tok(request):
     return request.getfixturevalue(request.param)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "zoo: every TRL template family against its generation-tagged twin (-m zoo)")
+
+
+@pytest.fixture(scope="session")
+def zoo(tok_dir):
+    """``zoo(name) -> (tokenizer, twin or None)``: a template-zoo family, built once per session."""
+    import copy
+
+    from hf_sftprep.offline_zoo import ZOO_FAMILIES, zoo_tokenizer
+
+    built = {}
+
+    def get(name):
+        if name not in built:
+            tok = zoo_tokenizer(name, tok_dir)
+            twin = None
+            if ZOO_FAMILIES[name].twin:
+                twin = copy.copy(tok)  # shares the 150k-token backend; only the template differs
+                twin.chat_template = ZOO_FAMILIES[name].twin_text()
+            built[name] = (tok, twin)
+        return built[name]
+
+    return get

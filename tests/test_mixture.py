@@ -265,3 +265,15 @@ def test_one_source_recipe_equals_build(mix_dir):
     assert typo.returncode == 2 and "Traceback" not in typo.stderr
     assert typo.stderr.strip().splitlines()[-1].startswith(
         "hf-sftprep: error: recipe: unknown key 'max_lenght'; did you mean 'max_length'?")
+
+
+def test_columns_every_source_has_are_kept(mix_dir):
+    (mix_dir / "a.jsonl").write_text("".join(json.dumps({"id": i, **chat(f"a{i}", "x")}) + "\n" for i in range(3)))
+    (mix_dir / "b.jsonl").write_text("".join(json.dumps({"id": 10 + i, **chat(f"b{i}", "y")}) + "\n" for i in range(2)))
+    both = build_mixture({"tokenizer": str(mix_dir / "tok"), "shuffle": False,
+                          "sources": [{"path": str(mix_dir / "a.jsonl")}, {"path": str(mix_dir / "b.jsonl")}]})
+    assert both.column_names == ["id", "input_ids", "labels", "length", "source"]
+    assert both["id"] == [0, 1, 2, 10, 11] and both["source"] == ["a"] * 3 + ["b"] * 2
+    one = build_mixture({"tokenizer": str(mix_dir / "tok"),
+                         "sources": [{"path": str(mix_dir / "a.jsonl")}, {"path": str(mix_dir / "chats.jsonl")}]})
+    assert one.column_names == ["input_ids", "labels", "length", "source"]

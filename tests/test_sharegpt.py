@@ -127,3 +127,26 @@ def test_matches_openai_records_and_reference(tmp_path, request, name, end):
     assert sg["input_ids"] == oa["input_ids"] and sg["labels"] == oa["labels"]
     for i, conv in enumerate(convs):
         assert (sg["input_ids"][i], sg["labels"][i]) == reference_labels(tok, conv, end), i
+
+
+def test_function_call_and_tools_literal_qwen(qwen):
+    """function_call -> an assistant tool call the template renders and trains; observation -> a tool turn."""
+    call = json.dumps({"name": "w", "arguments": {"city": "Paris"}})
+    conv = [{"from": "human", "value": "Paris?"}, {"from": "function_call", "value": call},
+            {"from": "observation", "value": "sunny"}, {"from": "gpt", "value": "Sunny."}]
+    row = prepare(Dataset.from_list([{"conversations": conv}]), qwen)[0]
+    call_ids = [27, 14172, 13429, 397, 4913, 606, 788, 330, 86, 497, 330, 16370, 788, 5212, 8926, 788, 330, 59604, 95642,
+                522, 14172, 13429, 29, 151645]  # '<tool_call>\n{"name": "w", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>'
+    assert row["input_ids"] == QWEN_SYSTEM + [151644, 872, 198, 59604, 30, 151645, 198, 151644, 77091, 198] + call_ids + [
+        198, 151644, 872, 198, 27, 14172, 9655, 397, 82, 27297, 198, 522, 14172, 9655, 29, 151645, 198,
+        151644, 77091, 198, 50, 27297, 13, 151645, 198]
+    assert [t for t in row["labels"] if t != -100] == call_ids + [50, 27297, 13, 151645]
+    assert [i for i, t in enumerate(row["labels"]) if t != -100] == [*range(31, 55), *range(75, 79)]
+    tools = [{"type": "function", "function": {"name": "w", "description": "Weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    with_tools = prepare(Dataset.from_list([{"conversations": conv, "tools": json.dumps(tools)}]), qwen)[0]
+    messages = [{"role": "user", "content": "Paris?"},
+                {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "w", "arguments": {"city": "Paris"}}}]},
+                {"role": "tool", "content": "sunny"}, {"role": "assistant", "content": "Sunny."}]
+    assert with_tools["input_ids"] == qwen.apply_chat_template(messages, tools=tools, tokenize=True, return_dict=False)
+    assert [t for t in with_tools["labels"] if t != -100] == call_ids + [50, 27297, 13, 151645]

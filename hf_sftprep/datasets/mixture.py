@@ -298,8 +298,7 @@ def run_recipe(recipe: dict | str | Path):
     dups = duplicate_mask([_flat(t.column("input_ids")) for t in tables]) if plan.dedupe else [np.zeros(t.num_rows, bool) for t in tables]
     picks = [_pick(s, r, dup, plan.seed) for s, (_, r), dup in zip(plan.sources, prepared, dups)]
     rows = _rows(picks, tables, plan)
-    parts = [ds.add_column("source", [s.name] * ds.num_rows) for s, (ds, _) in zip(plan.sources, prepared)]
-    out: Dataset | DatasetDict = concatenate_datasets(parts).select(rows["order"])
+    out: Dataset | DatasetDict = concatenate_datasets(_with_source(plan, prepared)).select(rows["order"])
     bounds = {"train": (0, len(rows["order"]))}
     if plan.test_size is not None:  # rows are already shuffled with the seed: the split takes the tail
         out = out.train_test_split(test_size=plan.test_size, shuffle=False)
@@ -310,6 +309,18 @@ def run_recipe(recipe: dict | str | Path):
         report.packs = {k: v.num_rows for k, v in (out.items() if isinstance(out, DatasetDict) else [("train", out)])}
     logger.info("hf_sftprep mixture: %s", report.summary().replace("\n", "; "))
     return out, report, tok
+
+
+def _with_source(plan: Recipe, prepared) -> list[Dataset]:
+    """Each prepared source with the columns that every source has (with one type), plus ``source``."""
+    sets = [ds for ds, _ in prepared]
+    first = sets[0].features
+    common = [c for c in first if c != "source" and all(c in d.features and d.features[c] == first[c] for d in sets)]
+    left = sorted({c for d in sets for c in d.column_names} - set(common))
+    if left:
+        logger.warning("hf_sftprep mixture: columns %s are not in every source with one type (or are named "
+                       "'source'), so the mixture leaves them out", left)
+    return [d.select_columns(common).add_column("source", [s.name] * d.num_rows) for s, d in zip(plan.sources, sets)]
 
 
 def _pick(source: Source, report: PrepReport, dup: np.ndarray, seed: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from ..errors import RowError, SFTPrepError
 from ..records.alpaca import stanford_prompt
 from ..records.detect import check_choice, detect_format
 from ..records.dispatch import to_conversation, turn_flags
-from ..templates.controls import find_control_string
+from ..templates.controls import adapt_tool_calls, find_control_string
 from ..templates.probe import probe_template, warn_if_eot_not_eos
 from ..templates.render import Renderer, special_pattern, special_strings
 from ..tokens.exact import offsets_trained_mask, turn_char_spans
@@ -172,6 +172,8 @@ class SFTPreprocessor:
             column_map=self.options["column_map"],
             keep_developer=self.spec is not None and self.spec.keeps_developer,
         )
+        if self.spec is not None and (self.spec.null_tool_content or self.spec.text_arguments):
+            adapt_tool_calls(conv.messages, self.spec)
         if self.spec is not None and not self.spec.renders_tool_calls:
             for i, (m, trained) in enumerate(zip(conv.messages, conv.trained)):
                 if trained and m.get("tool_calls"):

@@ -1,4 +1,4 @@
-"""Control strings (special-token text) inside record content: found before rendering."""
+"""Record text meets the template: control strings inside content, and tool-call shapes a template needs."""
 
 from __future__ import annotations
 
@@ -29,3 +29,28 @@ def find_control_string(messages: list[dict], pattern: re.Pattern | None) -> tup
             if hit:
                 return i, "tool_calls", hit.group()
     return None
+
+
+def adapt_tool_calls(messages: list[dict], spec) -> None:
+    """Give tool calls the shape the template was probed to render, in place: content None instead of ""
+    (DeepSeek renders calls only for null content), arguments as a JSON string (DeepSeek concatenates them).
+
+    Example:
+        >>> m = [{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": {"a": 1}}}]}]
+        >>> adapt_tool_calls(m, spec)  # a DeepSeek spec
+        >>> m[0]["content"], m[0]["tool_calls"][0]["function"]["arguments"]
+        (None, '{"a": 1}')
+    """
+    for m in messages:
+        calls = m.get("tool_calls")
+        if not calls:
+            continue
+        if spec.null_tool_content and m.get("content") == "":
+            m["content"] = None
+        if spec.text_arguments:
+            m["tool_calls"] = [
+                {**c, "function": {**c["function"], "arguments": json.dumps(c["function"]["arguments"], ensure_ascii=False)}}
+                if isinstance(c.get("function", {}).get("arguments"), dict)
+                else c
+                for c in calls
+            ]

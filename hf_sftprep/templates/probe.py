@@ -14,6 +14,7 @@ rendered (last turn, history turn, reasoning, tool call, tool result) and compar
 
 from __future__ import annotations
 
+import json
 import logging
 
 from ..errors import RowError, TemplateError
@@ -130,11 +131,18 @@ class _Probe:
         self.plain_last = _try(rend, [_user(_Q1), _assistant(_A1)])
         self.plain_hist = _try(rend, [_user(_Q1), _assistant(_A1), _user(_Q2), _assistant(_A2)])
         self.reason_last = _try(rend, [_user(_Q1), _assistant(_A1, **reason)])
-        self.tool_last = _try(rend, [_user(_Q1), _assistant("", **call)], tools=_TOOLS)
-        self.tool_hist = _try(
-            rend, [_user(_Q1), _assistant("", **call), tool_msg, _assistant(_A2)], tools=_TOOLS
-        )
-        if self.tool_last is not None and _TOOL not in self.tool_last[self.tool_last.find(_Q1) + len(_Q1) :]:
+        # a tool-call message's content: "" for templates that concatenate it (gpt-oss), None for those
+        # that render the calls only when it is null (DeepSeek)
+        # arguments: a dict for most templates, a JSON string for those that concatenate it (DeepSeek)
+        as_text = {"tool_calls": [{**_CALL, "function": {**_CALL["function"], "arguments": json.dumps({"city": _ARG})}}]}
+        for empty, calls in (("", call), (None, call), ("", as_text), (None, as_text)):
+            self.tool_last = _try(rend, [_user(_Q1), _assistant(empty, **calls)], tools=_TOOLS)
+            self.tool_hist = _try(
+                rend, [_user(_Q1), _assistant(empty, **calls), tool_msg, _assistant(_A2)], tools=_TOOLS
+            )
+            self.tool_content, self.text_arguments = empty, calls is as_text
+            if self.tool_last is not None and _TOOL in self.tool_last[self.tool_last.find(_Q1) + len(_Q1) :]:
+                break
             self.tool_last = self.tool_hist = None  # the template ignores tool_calls
 
     def opener(self, text: str, anchor: int) -> int:
@@ -246,6 +254,9 @@ def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: 
         multi_block=multi,
         keeps_developer="developer" in template,
         renders_tool_calls=probe.tool_last is not None,
+        null_tool_content=probe.tool_last is not None and probe.tool_content is None,
+        text_arguments=probe.tool_last is not None and probe.text_arguments,
+        shortest_opening=prompt[: min(openers)] if assistant_header is None else prompt,
     )
     return _with_ids(tokenizer, spec, probe)
 

@@ -30,6 +30,10 @@ class TemplateSpec:
             can find turns; otherwise every row takes the exact character path.
         keeps_developer: the template renders a ``developer`` role itself (else it becomes ``system``).
         renders_tool_calls: the template renders assistant ``tool_calls``.
+        null_tool_content: the template renders tool calls only when the message's content is null.
+        text_arguments: the template concatenates tool-call ``arguments`` as a JSON string.
+        shortest_opening: the shortest part of ``prompt`` a probe turn opened with (history turns of
+            DeepSeek-R1 open with ``<｜Assistant｜>`` only; the prompt adds ``<think>\\n``).
     """
 
     prompt: str
@@ -45,6 +49,9 @@ class TemplateSpec:
     token_search: bool = False
     keeps_developer: bool = False
     renders_tool_calls: bool = False
+    shortest_opening: str = ""
+    null_tool_content: bool = False
+    text_arguments: bool = False
 
     # names kept from the first release (one header, one end-of-turn)
     @property
@@ -76,7 +83,7 @@ class TemplateSpec:
             extra.append("final turn may be unclosed")
         if self.multi_block:
             extra.append("one message may render as several blocks")
-        if self.marker != self.prompt:
-            extra.append(f"history turns may open with only {self.marker!r}")
+        if self.shortest_opening and self.shortest_opening != self.prompt:
+            extra.append(f"some turns open with only {self.shortest_opening!r}")
         tail = f" ({'; '.join(extra)})" if extra else ""
         return f"prompt {self.prompt!r} | closes {closes}{tail}"

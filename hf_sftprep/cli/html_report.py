@@ -43,8 +43,9 @@ def _plots(lengths: np.ndarray, fractions: np.ndarray) -> str:
     return f'<img alt="histograms" src="{src}" width="100%">'
 
 
-def build_html(ds, tokenizer, stats: dict, examples: int = 5) -> str:
-    """The report as one HTML string with the plot embedded as a base64 PNG."""
+def build_html(ds, tokenizer, stats: dict, examples: int = 5, split: str | None = None) -> str:
+    """The report as one HTML string with the plot embedded as a base64 PNG; ``stats`` are ``ds``'s own
+    numbers (one split's, for a DatasetDict), and ``split`` names it in the title."""
     lengths = np.asarray(ds["length"])
     fractions = trained_per_row(ds.data.column("labels")) / np.maximum(lengths, 1)
     rows = "".join(
@@ -59,7 +60,7 @@ def build_html(ds, tokenizer, stats: dict, examples: int = 5) -> str:
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>hf-sftprep report</title><style>{STYLE}</style>"
-        f"</head><body><h1>hf-sftprep report</h1>{_plots(lengths, fractions)}"
+        f"</head><body><h1>hf-sftprep report{html.escape(f' (split {split!r})' if split else '')}</h1>{_plots(lengths, fractions)}"
         f"<h2>Summary</h2><table>{rows}</table>"
         f"<h2>Dropped rows</h2><table><tr><th>reason</th><th>rows</th></tr>{drops or '<tr><td>none</td><td>0</td></tr>'}</table>"
         f"<p>Rows whose final end-of-turn token was truncated: {stats.get('eot_truncated_rows', 0)}</p>"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 from ..errors import SFTPrepError
@@ -10,6 +12,7 @@ from ..errors import SFTPrepError
 BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv"}
 STATS_FILE = "stats.json"
 TOKENIZER_DIR = "tokenizer"
+LEGACY_DATA_DIR = "data"  # where builds before 0.2 put the dataset, one level down
 
 
 class CLIError(SFTPrepError):
@@ -25,7 +28,7 @@ def load_records(data: str, split: str = "train"):
         builder = BUILDERS.get(path.suffix.lower())
         if builder is None:
             raise CLIError(f"{data}: unsupported file type {path.suffix!r}; expected one of {', '.join(BUILDERS)}.")
-        return datasets.load_dataset(builder, data_files=str(path), split="train")
+        return _load_files(builder, [path], data)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in BUILDERS)
         if not files:
@@ -33,25 +36,94 @@ def load_records(data: str, split: str = "train"):
         kinds = {BUILDERS[p.suffix.lower()] for p in files}
         if len(kinds) > 1:
             raise CLIError(f"{data}: directory mixes file types {sorted(kinds)}; keep one type per directory.")
-        return datasets.load_dataset(kinds.pop(), data_files=[str(p) for p in files], split="train")
-    if path.suffix.lower() in BUILDERS or data.startswith((".", "/")):
+        return _load_files(kinds.pop(), files, data)
+    if path.suffix.lower() in BUILDERS or looks_local(data):
         raise CLIError(f"{data}: no such file or directory.")
     try:
         return datasets.load_dataset(data, split=split)
     except Exception as err:  # offline, unknown name, gated, ...
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CLIError(f"cannot load dataset {data!r} (split {split!r}) from the hub: {first}") from err
+        raise CLIError(f"cannot load dataset {data!r} (split {split!r}) from the hub: {_first_line(err)}") from err
+
+
+def looks_local(name: str) -> bool:
+    """A path rather than a hub id ('org/name' has at most one '/' and no leading '.', '/' or '~')."""
+    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name or os.path.isabs(name)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _load_files(builder: str, files: list[Path], data: str):
+    """``load_dataset`` on local files; a file it cannot read becomes one line naming the file (and line)."""
+    import datasets
+    from datasets.exceptions import DatasetGenerationError
+
+    try:
+        return datasets.load_dataset(builder, data_files=[str(p) for p in files], split="train")
+    except (StopIteration, ValueError, DatasetGenerationError) as err:  # empty file; no data; a parse error
+        raise CLIError(_why_unreadable(builder, files, data, err)) from err
+
+
+def _why_unreadable(builder: str, files: list[Path], data: str, err: BaseException) -> str:
+    """Only on the error path: find the empty file or the first malformed JSON line."""
+    for p in files:
+        if _is_blank(p):
+            return f"{p}: the file is empty; expected records (for JSON Lines, one JSON object per line)."
+    if builder == "json":
+        for p in files:
+            bad = _bad_json_line(p)
+            if bad is not None:
+                line, why = bad
+                return f"{p}, line {line}: not valid JSON ({why}); fix or remove that line."
+    return f"{data}: cannot read the records: {_first_line(err.__cause__ or err)}"
+
+
+def _is_blank(path: Path) -> bool:
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 16):
+            if chunk.strip():
+                return False
+    return True
+
+
+def _bad_json_line(path: Path) -> tuple[int, str] | None:
+    """(line number, reason) of the first line that is not JSON, for a JSON Lines file; for one JSON
+    document (an array or object over many lines), where the document breaks."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        json.loads(text)
+        return None
+    except json.JSONDecodeError as whole:
+        lines = text.splitlines()
+        first = next((ln for ln in lines if ln.strip()), "")
+        try:
+            json.loads(first)
+        except json.JSONDecodeError:
+            return whole.lineno, f"{whole.msg} at column {whole.colno}"
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                try:
+                    json.loads(line)
+                except json.JSONDecodeError as bad:
+                    return number, f"{bad.msg} at column {bad.colno}"
+    return None
 
 
 def load_tokenizer(name: str, chat_template: str | None = None):
     """A local tokenizer directory or a hub id; ``chat_template`` is a file whose text replaces the template."""
     from transformers import AutoTokenizer
 
+    path = Path(name).expanduser()
+    if looks_local(name) and not path.exists():
+        raise CLIError(f"--tokenizer {name}: no such directory.")
+    if path.is_file():
+        raise CLIError(f"--tokenizer {name}: is a file; expected a tokenizer directory (with tokenizer_config.json).")
     try:
-        tok = AutoTokenizer.from_pretrained(name)
+        tok = AutoTokenizer.from_pretrained(str(path) if path.is_dir() else name)
     except Exception as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CLIError(f"cannot load tokenizer {name!r}: {first}") from err
+        raise CLIError(f"cannot load tokenizer {name!r}: {_first_line(err)}") from err
     if chat_template is not None:
         path = Path(chat_template)
         if not path.is_file():
@@ -60,8 +132,36 @@ def load_tokenizer(name: str, chat_template: str | None = None):
     return tok
 
 
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """``--out`` must be new, empty, or replaced with ``--overwrite``."""
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out}: is a file; expected a directory (new, or empty, or replaced with --overwrite).")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise CLIError(f"--out {out}: directory is not empty; pass --overwrite to replace it.")
+
+
+def save_prepared(out: Path, ds, tokenizer, stats: dict) -> None:
+    """Write the dataset at ``out`` itself (so ``datasets.load_from_disk(out)`` loads it), with
+    ``stats.json`` and ``tokenizer/`` beside its files."""
+    from datasets import DatasetDict
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    # datasets writes no shard at all for a 0-row dataset, and load_from_disk then fails: ask for one
+    if isinstance(ds, DatasetDict):
+        ds.save_to_disk(str(out), num_shards={k: 1 for k, d in ds.items() if d.num_rows == 0})
+    else:
+        ds.save_to_disk(str(out), num_shards=1 if ds.num_rows == 0 else None)
+    tokenizer.save_pretrained(str(out / TOKENIZER_DIR))
+    (out / STATS_FILE).write_text(json.dumps(stats, indent=2, ensure_ascii=False))
+
+
 def open_prepared(directory: str):
-    """Reopen a directory written by ``hf-sftprep build``: (dataset or DatasetDict, tokenizer, stats)."""
+    """Reopen a directory written by ``hf-sftprep build``: (dataset or DatasetDict, tokenizer, stats).
+
+    Reads both layouts: the dataset at the directory itself, and the older one under ``data/``.
+    """
     import datasets
     from transformers import AutoTokenizer
 
@@ -72,6 +172,8 @@ def open_prepared(directory: str):
             f"{directory}: not a prepared dataset (expected {STATS_FILE} and {TOKENIZER_DIR}/ inside). "
             "Create one with: hf-sftprep build DATA --tokenizer TOK --out DIR"
         )
-    ds = datasets.load_from_disk(str(root / "data"))
+    legacy = root / LEGACY_DATA_DIR
+    data = legacy if legacy.is_dir() and not (root / "dataset_dict.json").is_file() and not (root / "state.json").is_file() else root
+    ds = datasets.load_from_disk(str(data))
     tok = AutoTokenizer.from_pretrained(str(root / TOKENIZER_DIR))
     return ds, tok, json.loads(stats_path.read_text())

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
 from pathlib import Path
 
 from ..errors import SFTPrepError
-from .loading import STATS_FILE, TOKENIZER_DIR, CLIError, load_records, load_tokenizer, open_prepared
+from .loading import CLIError, check_out_dir, load_records, load_tokenizer, open_prepared, save_prepared
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,51 +55,61 @@ def _build_recipe(args) -> None:
     if args.data or args.tokenizer:
         raise CLIError("--recipe names the data and the tokenizer; drop DATA and --tokenizer, or drop --recipe.")
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise CLIError(f"--out {out}: directory is not empty; pass --overwrite to replace it.")
+    check_out_dir(out, args.overwrite)
     ds, report, tok = run_recipe(args.recipe)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    ds.save_to_disk(str(out / "data"))
-    tok.save_pretrained(str(out / TOKENIZER_DIR))
-    (out / STATS_FILE).write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    save_prepared(out, ds, tok, report.to_dict())
     print(report.summary())
     print(f"wrote {out}")
 
 
 def _build(args) -> None:
     from ..datasets.prepare import prepare
+    from ..datasets.stats import stats_for_splits
 
     if args.recipe:
         return _build_recipe(args)
     if not args.data or not args.tokenizer:
         raise CLIError("build needs DATA and --tokenizer, or --recipe FILE.")
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise CLIError(f"--out {out}: directory is not empty; pass --overwrite to replace it.")
+    check_out_dir(out, args.overwrite)
+    _check_test_size(args.test_size)
     raw = load_records(args.data, args.split)
     tok = load_tokenizer(args.tokenizer, args.chat_template)
     options = {"format": args.format, "on_invalid": args.on_invalid, "train_on": args.train_on}
     if args.alpaca_prompt:
         options["alpaca_prompt"] = args.alpaca_prompt
-    if args.test_size:
-        size = int(args.test_size) if args.test_size >= 1 else args.test_size
-        raw = raw.train_test_split(test_size=size, seed=args.seed)
+    if args.test_size is not None:
+        raw = _train_test_split(raw, args.test_size, args.seed)
     ds, reports = prepare(raw, tok, max_length=args.max_length, num_proc=args.num_proc, return_report=True, **options)
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    ds.save_to_disk(str(out / "data"))
-    tok.save_pretrained(str(out / TOKENIZER_DIR))
     if isinstance(reports, dict):
-        stats = {**reports["train"].to_dict(), "splits": {k: r.to_dict() for k, r in reports.items()}}
+        stats = stats_for_splits(reports)
         summary = "\n".join(f"[{k}] {r.summary()}" for k, r in reports.items())
     else:
         stats, summary = reports.to_dict(), reports.summary()
-    (out / STATS_FILE).write_text(json.dumps(stats, indent=2, ensure_ascii=False))
     print(summary)
+    if stats["rows_out"] == 0:
+        drops = ", ".join(f"{k}={v}" for k, v in stats["dropped"].items())
+        raise CLIError(
+            f"every row was dropped ({drops}); nothing was written to {out}. Fix the data, or raise "
+            "--max-length if the rows were too_long / no_trained_tokens."
+        )
+    save_prepared(out, ds, tok, stats)
     print(f"wrote {out}")
+
+
+def _check_test_size(value: float | None) -> None:
+    if value is not None and (value <= 0 or (value >= 1 and value != int(value))):
+        raise CLIError(f"--test-size {value:g}: expected a fraction between 0 and 1, or a whole number of rows >= 1.")
+
+
+def _train_test_split(raw, value: float, seed: int):
+    size = int(value) if value >= 1 else value
+    if isinstance(size, int) and size >= raw.num_rows:
+        raise CLIError(f"--test-size {size}: the data has {raw.num_rows} rows; leave at least one for train.")
+    try:
+        return raw.train_test_split(test_size=size, seed=seed)
+    except ValueError as err:  # e.g. a fraction that leaves an empty split
+        raise CLIError(f"--test-size {value:g}: {err}") from err
 
 
 def _split(ds, split: str):
@@ -124,7 +132,10 @@ def _inspect(args) -> None:
             a, b = (int(x) for x in args.rows.split(":"))
         except ValueError as err:
             raise CLIError(f"--rows {args.rows!r}: expected A:B, e.g. 0:5.") from err
-        rows = range(a, min(b, ds.num_rows))
+        if a >= b:
+            hint = f"{b}:{a}" if a > b else f"{a}:{a + 1}"
+            raise CLIError(f"--rows {args.rows}: the range is empty (A must be below B), e.g. --rows {hint}.")
+        rows = range(a, max(a + 1, min(b, ds.num_rows)))  # row A is checked below, B is clipped
     else:
         rows = [args.row]
     color = {"always": True, "never": False, "auto": sys.stdout.isatty()}[args.color]
@@ -141,7 +152,11 @@ def _report(args) -> None:
     from .html_report import build_html
 
     ds, tok, stats = open_prepared(args.dir)
-    page = build_html(_split(ds, args.split), tok, stats)
+    split = args.split if "splits" in stats else None
+    if split is not None and split not in stats["splits"]:
+        raise CLIError(f"split {split!r} not found; available: {', '.join(stats['splits'])}.")
+    # stats.json's top level sums all splits; the page shows the numbers of the split it draws
+    page = build_html(_split(ds, args.split), tok, stats["splits"][split] if split else stats, split=split)
     Path(args.out).write_text(page, encoding="utf-8")
     print(f"wrote {args.out}")
 

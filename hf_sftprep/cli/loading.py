@@ -12,7 +12,7 @@ from ..errors import SFTPrepError
 BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv"}
 STATS_FILE = "stats.json"
 TOKENIZER_DIR = "tokenizer"
-LEGACY_DATA_DIR = "data"  # where builds before 0.2 put the dataset, one level down
+LEGACY_DATA_DIR = "data"  # where earlier versions put the dataset, one level down
 
 
 class CLIError(SFTPrepError):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from datasets import Dataset, DatasetDict, concatenate_datasets
+from datasets.fingerprint import Hasher
 
 from ..errors import RowError, SFTPrepError
 from ..records.alpaca import alpaca_messages
@@ -69,10 +70,13 @@ class AddSystemPrompt:
 
 # -- exact duplicates -------------------------------------------------------------------------------
 def _mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finalizer: a bijection on uint64 that spreads every input bit (wraps mod 2**64)."""
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """splitmix64's finalizer, in place: a bijection on uint64 that spreads every input bit (wraps mod 2**64)."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def _flat(ids: pa.ChunkedArray | pa.ListArray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,9 +95,13 @@ def row_hashes(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         (True, False)
     """
     lengths = np.diff(offsets)
-    pos = np.arange(len(values), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
-    # ids < 2**32 and positions < 2**32, so (position << 32 | id) is unique per token slot
-    h = _mix64(values.astype(np.uint64) | (pos.astype(np.uint64) << np.uint64(32)))
+    # ids < 2**32 and positions < 2**32, so (position << 32 | id) is unique per token slot; in-place
+    # steps keep this at ~0.13 s for 7.1M tokens (22k rows) on this machine
+    h = np.arange(len(values), dtype=np.uint64)
+    h -= np.repeat(offsets[:-1].astype(np.uint64), lengths)
+    h <<= np.uint64(32)
+    h |= values.astype(np.uint64)
+    _mix64(h)
     csum = np.zeros(len(h) + 1, dtype=np.uint64)
     np.cumsum(h, out=csum[1:])
     return _mix64((csum[offsets[1:]] - csum[offsets[:-1]]) ^ lengths.astype(np.uint64))
@@ -320,7 +328,10 @@ def _with_source(plan: Recipe, prepared) -> list[Dataset]:
     if left:
         logger.warning("hf_sftprep mixture: columns %s are not in every source with one type (or are named "
                        "'source'), so the mixture leaves them out", left)
-    return [d.select_columns(common).add_column("source", [s.name] * d.num_rows) for s, d in zip(plan.sources, sets)]
+    # an explicit fingerprint: otherwise datasets pickles the whole column to hash it (~0.35 s for 22k rows)
+    return [d.select_columns(common).add_column("source", [s.name] * d.num_rows,
+                                                new_fingerprint=Hasher.hash([d._fingerprint, common, "source", s.name]))
+            for s, d in zip(plan.sources, sets)]
 
 
 def _pick(source: Source, report: PrepReport, dup: np.ndarray, seed: int) -> np.ndarray:

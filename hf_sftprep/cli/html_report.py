@@ -43,6 +43,47 @@ def _plots(lengths: np.ndarray, fractions: np.ndarray) -> str:
     return f'<img alt="histograms" src="{src}" width="100%">'
 
 
+def _source_bar(sources: dict) -> str:
+    """One stacked bar of all tokens and one of trained tokens, each split by source."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "<p>Install matplotlib (<code>pip install 'hf-sftprep[report]'</code>) for the tokens-per-source bar.</p>"
+    fig, ax = plt.subplots(figsize=(11, 2.2))
+    left = np.zeros(2)
+    for i, (name, s) in enumerate(sources.items()):
+        values = np.array([s["tokens"], s["trained_tokens"]], dtype=float)
+        ax.barh(["tokens", "trained tokens"], values, left=left, color=plt.cm.tab10(i % 10), label=f"{name} ({s['share']:.1%})")
+        left += values
+    ax.invert_yaxis()
+    ax.set(title="tokens per source (share of the mixture's tokens)", xlabel="tokens")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=min(len(sources), 5), frameon=False)
+    src = _png(fig)
+    plt.close(fig)
+    return f'<img alt="tokens per source" src="{src}" width="100%">'
+
+
+def _sources_section(stats: dict) -> str:
+    """A mixture's per-source table and bar (``hf-sftprep build --recipe``); empty for a single source."""
+    sources = stats.get("sources")
+    if not sources:
+        return ""
+    head = "".join(f"<th>{h}</th>" for h in ("source", "rows in", "dropped", "duplicates", "rows out", "tokens", "share",
+                                              "trained tokens", "trained share", "length p50/p90/max"))
+    rows = ""
+    for name, s in sources.items():
+        lp = s.get("length_percentiles", {})
+        drops = ", ".join(f"{k}={v}" for k, v in s.get("dropped", {}).items()) or "0"
+        cells = [name, s.get("rows_in", "-"), drops if "dropped" in s else "-", s.get("duplicates", "-"), s["rows_out"],
+                 f"{s['tokens']:,}", f"{s['share']:.1%}", f"{s['trained_tokens']:,}", f"{s.get('trained_share', 0):.1%}",
+                 "/".join(str(lp.get(k, "-")) for k in ("p50", "p90", "max"))]
+        rows += "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+    return f"<h2>Sources</h2>{_source_bar(sources)}<table><tr>{head}</tr>{rows}</table>"
+
+
 def build_html(ds, tokenizer, stats: dict, examples: int = 5, split: str | None = None) -> str:
     """The report as one HTML string with the plot embedded as a base64 PNG; ``stats`` are ``ds``'s own
     numbers (one split's, for a DatasetDict), and ``split`` names it in the title."""
@@ -61,7 +102,7 @@ def build_html(ds, tokenizer, stats: dict, examples: int = 5, split: str | None 
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>hf-sftprep report</title><style>{STYLE}</style>"
         f"</head><body><h1>hf-sftprep report{html.escape(f' (split {split!r})' if split else '')}</h1>{_plots(lengths, fractions)}"
-        f"<h2>Summary</h2><table>{rows}</table>"
+        f"{_sources_section(stats)}<h2>Summary</h2><table>{rows}</table>"
         f"<h2>Dropped rows</h2><table><tr><th>reason</th><th>rows</th></tr>{drops or '<tr><td>none</td><td>0</td></tr>'}</table>"
         f"<p>Rows whose final end-of-turn token was truncated: {stats.get('eot_truncated_rows', 0)}</p>"
         f"<h2>Examples</h2><p><span class='t'>trained</span> / <span class='m'>masked</span></p>{samples}"

@@ -254,6 +254,11 @@ def test_one_source_recipe_equals_build(mix_dir):
         assert a[column] == b[column]
     assert set(b["source"]) == {"chats"}
     assert stats["sources"]["chats"]["rows_out"] == 30 and stats["rows_out"] == 30
+    html = cli("report", str(mix_dir / "mixed"), "--out", str(mix_dir / "report.html"))
+    assert html.returncode == 0, html.stderr
+    page = (mix_dir / "report.html").read_text()
+    assert '<h2>Sources</h2><img alt="tokens per source" src="data:image/png;base64,' in page
+    assert f"<tr><td>chats</td><td>30</td><td>0</td><td>0</td><td>30</td><td>{stats['tokens']:,}</td><td>100.0%</td>" in page
     shuffled = build_mixture({**one, "tokenizer": str(mix_dir / "tok"), "shuffle": True, "sources": [{"path": data}]})
     assert shuffled["input_ids"] != a["input_ids"]
     assert sorted(zip(shuffled["input_ids"], shuffled["labels"])) == sorted(zip(a["input_ids"], a["labels"]))

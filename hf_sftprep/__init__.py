@@ -8,6 +8,7 @@ from .errors import OptionError, RowError, SFTPrepError, TemplateError  # noqa: 
 from .tokens.masking import IGNORE_INDEX  # noqa: E402
 from .datasets.preprocess import SFTPreprocessor  # noqa: E402
 from .datasets.prepare import generation_prompts, prepare  # noqa: E402
+from .datasets.pack import PackReport, pack  # noqa: E402
 from .datasets.stats import PrepReport  # noqa: E402
 from .datasets.mixture import MixtureReport, build_mixture  # noqa: E402
 from .templates.probe import TemplateSpec, probe_template  # noqa: E402
@@ -17,6 +18,7 @@ __all__ = [
     "IGNORE_INDEX",
     "MixtureReport",
     "OptionError",
+    "PackReport",
     "PrepReport",
     "RowError",
     "SFTDataCollator",
@@ -29,6 +31,7 @@ __all__ = [
     "build_mixture",
     "generation_prompts",
     "length_grouped_batches",
+    "pack",
     "padding_waste",
     "probe_template",
     "prepare",

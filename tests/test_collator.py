@@ -75,6 +75,22 @@ def test_refuses_unprepared_rows(smollm):
         SFTDataCollator(tok)
 
 
+@pytest.mark.parametrize("padding_free", [False, True])
+def test_empty_batch_and_length_mismatch(smollm, padding_free):
+    """Issue 15 item 10: clear errors naming the item, in both modes (were raw numpy errors or silent)."""
+    collate = SFTDataCollator(smollm, padding_free=padding_free, return_tensors="np")
+    with pytest.raises(SFTPrepError, match=r"the batch is empty \(0 items\)"):
+        collate([])
+    short = [BATCH[0], {"input_ids": [1, 2, 3], "labels": [-100, 2]}]
+    with pytest.raises(SFTPrepError, match=r"batch item 1: labels has 2 tokens but input_ids has 3"):
+        collate(short)
+    with pytest.raises(SFTPrepError, match=r"batch item 0 has no tokens"):
+        collate([{"input_ids": [], "labels": []}])
+    bad_pack = [{"input_ids": [1, 2, 3], "labels": [1, 2, 3], "seq_lengths": [2, 2]}]
+    with pytest.raises(SFTPrepError, match=r"batch item 0: seq_lengths \[2, 2\] sum to 4 but input_ids has 3 tokens"):
+        collate(bad_pack)
+
+
 def test_padding_waste_seed_batch():
     assert round(padding_waste([2887, 977], [[0, 1]]), 4) == 0.3308
 

@@ -63,8 +63,10 @@ def test_padding_free_logits_equal_padded(smollm):
         start += n
 
 
-@pytest.mark.parametrize("use_trl,padding_free", [(True, False), (True, True), (False, False)])
-def test_tiny_llama_loss_falls(smollm, tmp_path, use_trl, padding_free):
+@pytest.mark.parametrize("use_trl,padding_free,packing", [
+    (True, False, None), (True, True, None), (False, False, None), (True, False, 128), (False, True, 128),
+])
+def test_tiny_llama_loss_falls(smollm, tmp_path, use_trl, padding_free, packing):
     """Full fine-tuning of a tiny random Llama (LoRA on a random model barely moves): the loss must fall."""
     ds = prepare(chats(16), smollm, max_length=64)
     model = tiny_llama(len(smollm))
@@ -73,7 +75,10 @@ def test_tiny_llama_loss_falls(smollm, tmp_path, use_trl, padding_free):
         args = transformers.TrainingArguments(**{k: getattr(args, k) for k in (
             "output_dir", "max_steps", "per_device_train_batch_size", "learning_rate", "logging_steps",
             "report_to", "save_strategy", "seed", "lr_scheduler_type", "use_cpu", "gradient_checkpointing", "bf16")})
-    trainer = build_trainer(model, smollm, ds, args=args, use_trl=use_trl, padding_free=padding_free, lora=False)
+    trainer = build_trainer(model, smollm, ds, args=args, use_trl=use_trl, padding_free=padding_free, lora=False,
+                            packing=packing)
+    if packing:
+        assert "seq_lengths" in trainer.train_dataset.column_names and max(trainer.train_dataset["length"]) <= packing
     trainer.train()
     curve = losses(trainer)
     assert len(curve) == 20
@@ -102,6 +107,33 @@ def test_refusals(smollm):
     long = Dataset.from_dict({"input_ids": [[1] * 2000], "labels": [[1] * 2000], "length": [2000]})
     with pytest.raises(SFTPrepError, match=r"a row of 2000 tokens but the model's context is 1024.*max_length=1024"):
         build_trainer(model, smollm, long)
+
+
+def test_streamed_prepare_trains(smollm, tmp_path):
+    """Issue 15 item 9: a streamed prepare() result trains with max_steps (it used to be refused as unprepared)."""
+    stream = prepare(chats(8).to_iterable_dataset(), smollm, max_length=64)
+    trainer = build_trainer(tiny_llama(len(smollm)), smollm, stream, args=sft_args(tmp_path, steps=2, lr=1e-3, batch=2),
+                            lora=False)
+    trainer.train()
+    assert len(losses(trainer)) == 2
+
+
+def test_streamed_refusals(smollm, tmp_path):
+    stream = prepare(chats(4).to_iterable_dataset(), smollm, max_length=64)
+    model = tiny_llama(len(smollm))
+    with pytest.raises(SFTPrepError, match=r"streamed IterableDataset, which has no length.*max_steps"):
+        build_trainer(model, smollm, stream)
+    with pytest.raises(SFTPrepError, match=r"packing=64 needs every row's length, but train_dataset is a streamed"):
+        build_trainer(model, smollm, stream, args=sft_args(tmp_path, 2, 1e-3), packing=64)
+    raw_stream = chats(4).to_iterable_dataset()
+    with pytest.raises(SFTPrepError, match=r"train_dataset lacks columns \['input_ids', 'labels'\] \(found \['messages'"):
+        build_trainer(model, smollm, raw_stream, args=sft_args(tmp_path, 2, 1e-3))
+
+
+def test_packing_refuses_long_rows(smollm, tmp_path):
+    ds = prepare(chats(4), smollm)
+    with pytest.raises(SFTPrepError, match=r"tokens, more than seq_length=16 .*max_length=16"):
+        build_trainer(tiny_llama(len(smollm)), smollm, ds, args=sft_args(tmp_path, 1, 1e-3), packing=16)
 
 
 @pytest.fixture(scope="session")

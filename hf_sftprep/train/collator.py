@@ -26,6 +26,43 @@ def _pad_id(tokenizer) -> int:
     raise SFTPrepError("the tokenizer has neither a pad token nor an EOS token; set tokenizer.pad_token.")
 
 
+def _validate(features: list[dict]) -> list[np.ndarray]:
+    """Check each item and return its sequence lengths (``seq_lengths`` for a pack, else its length)."""
+    if not features:
+        raise SFTPrepError("the batch is empty (0 items); the sampler or DataLoader gave the collator no rows.")
+    seqs = []
+    for k, f in enumerate(features):
+        if "input_ids" not in f or "labels" not in f:
+            raise SFTPrepError(
+                f"batch item {k} has keys {sorted(f)}; expected 'input_ids' and 'labels'. "
+                "Prepare the dataset with hf_sftprep.prepare() first."
+            )
+        n, m = len(f["input_ids"]), len(f["labels"])
+        if n != m:
+            raise SFTPrepError(
+                f"batch item {k}: labels has {m} tokens but input_ids has {n}; they must line up one to one "
+                "(rows from hf_sftprep.prepare() always do)."
+            )
+        if n == 0:
+            raise SFTPrepError(f"batch item {k} has no tokens; filter out empty rows before training.")
+        lengths = np.asarray(f.get("seq_lengths", [n]), dtype=np.int64)
+        if lengths.sum() != n or (lengths < 1).any():
+            raise SFTPrepError(
+                f"batch item {k}: seq_lengths {lengths.tolist()} sum to {int(lengths.sum())} but input_ids has {n} "
+                "tokens; each sequence must have at least one token. Build packs with hf_sftprep.pack()."
+            )
+        seqs.append(lengths)
+    return seqs
+
+
+def _restart(labels: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels with each sequence's first label -100, and position_ids restarting at 0 per sequence."""
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    labels = labels.copy()
+    labels[starts] = IGNORE_INDEX  # no loss across the boundary between two sequences
+    return labels, np.arange(len(labels)) - np.repeat(starts, lengths)
+
+
 class SFTDataCollator:
     """Batch prepared rows for a causal LM.
 
@@ -37,6 +74,11 @@ class SFTDataCollator:
             ``cu_seq_lens_q/k`` and ``max_length_q/k``, and ``use_cache=False`` (the packed-sequence
             detection is skipped when a KV cache is live). The first label of every sequence is -100.
         return_tensors: "pt" (torch) or "np".
+
+    Rows from :func:`hf_sftprep.pack` carry ``seq_lengths``: their sequences get ``position_ids``
+    that restart at 0 and a first label of -100. Padding-free, every sequence of every pack goes into
+    the one row (with ``cu_seq_lens_*``); otherwise each pack is a row, padded to the longest pack,
+    without ``attention_mask`` (see ``_pad_packed``).
 
     Example:
         >>> SFTDataCollator(tok, return_tensors="np")([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]},
@@ -56,15 +98,15 @@ class SFTDataCollator:
         self.return_tensors = return_tensors
 
     def __call__(self, features: list[dict]) -> dict:
-        for k, f in enumerate(features):
-            if "input_ids" not in f or "labels" not in f:
-                raise SFTPrepError(
-                    f"batch item {k} has keys {sorted(f)}; expected 'input_ids' and 'labels'. "
-                    "Prepare the dataset with hf_sftprep.prepare() first."
-                )
+        seqs = _validate(features)
         ids = [np.asarray(f["input_ids"], dtype=np.int64) for f in features]
         labels = [np.asarray(f["labels"], dtype=np.int64) for f in features]
-        out = self._flatten(ids, labels) if self.padding_free else self._pad(ids, labels)
+        if self.padding_free:
+            out = self._flatten(ids, labels, np.concatenate(seqs))
+        elif any("seq_lengths" in f for f in features):
+            out = self._pad_packed(ids, labels, seqs)
+        else:
+            out = self._pad(ids, labels)
         if self.return_tensors == "pt":
             import torch
 
@@ -85,13 +127,9 @@ class SFTDataCollator:
         out_labels[mask] = np.concatenate(labels) if labels else []
         return {"input_ids": input_ids, "labels": out_labels, "attention_mask": mask.astype(np.int64)}
 
-    def _flatten(self, ids, labels) -> dict:
-        lengths = np.array([len(x) for x in ids], dtype=np.int64)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    def _flatten(self, ids, labels, lengths: np.ndarray) -> dict:
         flat_ids = np.concatenate(ids)
-        flat_labels = np.concatenate(labels)
-        flat_labels[starts] = IGNORE_INDEX  # no loss across the boundary between two sequences
-        position_ids = np.arange(len(flat_ids)) - np.repeat(starts, lengths)
+        flat_labels, position_ids = _restart(np.concatenate(labels), lengths)
         total = self._target_length(len(flat_ids))
         if total > len(flat_ids):  # one trailing filler sequence, fully masked
             extra = total - len(flat_ids)
@@ -112,3 +150,20 @@ class SFTDataCollator:
             # use_cache=True a training forward builds one and sequences attend across boundaries.
             "use_cache": False,
         }
+
+    def _pad_packed(self, ids, labels, seqs: list[np.ndarray]) -> dict:
+        """Packs as rows of one batch: positions restart per sequence, no attention_mask.
+
+        transformers (5.x) reads packed sequences from ``position_ids`` only when ``attention_mask``
+        is None (SDPA and eager build a block-diagonal mask from them), so the mask is left out; the
+        padded tail is one more sequence whose labels are all -100.
+        """
+        out = self._pad(ids, labels)
+        width = out["input_ids"].shape[1]
+        position_ids = np.zeros((len(ids), width), dtype=np.int64)
+        for k, lengths in enumerate(seqs):
+            n = len(ids[k])
+            out["labels"][k, :n], position_ids[k, :n] = _restart(labels[k], lengths)
+            position_ids[k, n:] = np.arange(width - n)
+        del out["attention_mask"]
+        return {**out, "position_ids": position_ids, "use_cache": False}

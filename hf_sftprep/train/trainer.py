@@ -5,7 +5,10 @@ torch, peft and trl are imported inside, so the core package works without the `
 
 from __future__ import annotations
 
+from datasets import IterableDataset
+
 from .collator import SFTDataCollator
+from ..datasets.pack import pack
 from ..errors import SFTPrepError
 
 EXTRA_HINT = "Install the training extra: pip install 'hf-sftprep[train]'"
@@ -26,17 +29,32 @@ def default_lora():
     return peft.LoraConfig(r=8, lora_alpha=32, lora_dropout=0.1, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
 
 
+def _columns(dataset) -> list[str]:
+    """Column names; a streamed dataset whose features are not declared is asked for its first row."""
+    cols = getattr(dataset, "column_names", None)
+    if cols is None and isinstance(dataset, IterableDataset):
+        first = next(iter(dataset), None)  # prepares one batch of the stream
+        cols = list(first) if first is not None else []
+    return list(cols or [])
+
+
 def check_dataset(dataset, model, name: str = "train_dataset") -> None:
-    """Refuse a dataset without ``input_ids``/``labels`` or with rows longer than the model's context."""
+    """Refuse a dataset without ``input_ids``/``labels`` or with rows longer than the model's context.
+
+    A streamed dataset is checked for its columns only: its row lengths are not known before training
+    (``prepare(stream, tok, max_length=...)`` bounds them).
+    """
     if dataset is None:
         return
-    cols = getattr(dataset, "column_names", None) or []
+    cols = _columns(dataset)
     missing = [c for c in ("input_ids", "labels") if c not in cols]
     if missing:
         raise SFTPrepError(
             f"{name} lacks columns {missing} (found {cols}); expected a dataset from hf_sftprep.prepare(). "
             "Run prepare(raw, tokenizer) first."
         )
+    if isinstance(dataset, IterableDataset):
+        return
     context = getattr(model.config, "max_position_embeddings", None)
     longest = max(dataset["length"]) if "length" in cols and len(dataset) else 0
     if context and longest > context:
@@ -66,6 +84,21 @@ def _default_args(use_trl: bool, output_dir: str):
     return _require("transformers").TrainingArguments(**common)
 
 
+def _check_stream(dataset, args, packing) -> None:
+    if not isinstance(dataset, IterableDataset):
+        return
+    if packing:
+        raise SFTPrepError(
+            f"packing={packing} needs every row's length, but train_dataset is a streamed IterableDataset. "
+            "Prepare a Dataset (not streaming=True), or train the stream unpacked (padding_free=True avoids padding)."
+        )
+    if (getattr(args, "max_steps", -1) or -1) <= 0:
+        raise SFTPrepError(
+            "train_dataset is a streamed IterableDataset, which has no length, so the number of steps is unknown; "
+            "pass args with max_steps set, e.g. SFTConfig(output_dir='out', max_steps=1000)."
+        )
+
+
 def build_trainer(
     model,
     tokenizer,
@@ -75,6 +108,7 @@ def build_trainer(
     args=None,
     eval_dataset=None,
     padding_free: bool = False,
+    packing: int | None = None,
     pad_to_multiple_of: int | None = None,
     use_trl: bool = True,
     output_dir: str = "sftprep-out",
@@ -91,16 +125,25 @@ def build_trainer(
             epoch, length-grouped batches, bf16 on a GPU that supports it.
         padding_free: flatten each batch (needs an attention implementation that honours
             packed ``position_ids``: flash-attention, or SDPA/eager in transformers >= 4.54).
+        packing: pack ``train_dataset`` into sequences of this many tokens with
+            :func:`hf_sftprep.pack` (cached; eval_dataset stays unpacked, so eval loss is per row).
+            Each batch row is then a pack whose ``position_ids`` restart per sequence.
         use_trl: TRL's SFTTrainer (default) or a plain transformers Trainer.
+
+    A streamed ``train_dataset`` (``prepare()`` of an ``IterableDataset``) is supported when
+    ``args.max_steps`` is set: the stream has no length, so epochs cannot be counted.
 
     Example:
         >>> trainer = build_trainer(model, tok, prepare(raw, tok, max_length=1024))
         >>> trainer.train()
     """
+    args = args if args is not None else _default_args(use_trl, output_dir)
+    _check_stream(train_dataset, args, packing)
+    if packing:
+        train_dataset = pack(train_dataset, packing, seed=args.seed)
     check_dataset(train_dataset, model)
     check_dataset(eval_dataset, model, "eval_dataset")
     lora = default_lora() if lora is None else lora
-    args = args if args is not None else _default_args(use_trl, output_dir)
     args.remove_unused_columns = False  # keep 'labels' and 'length' for our collator and the length sampler
     common = dict(
         args=args,

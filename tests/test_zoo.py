@@ -15,10 +15,18 @@ import random
 import pytest
 from conversations import none_content_as_empty, random_chat
 from datasets import Dataset
-from zoo_reference import IGNORE, ReferenceError, reference_labels, render, renders_same
+from zoo_reference import (
+    IGNORE,
+    ReferenceError,
+    closing_suffix,
+    reference_labels,
+    reference_labels_cut,
+    render,
+    renders_same,
+)
 
 import hf_sftprep
-from hf_sftprep import SFTPreprocessor
+from hf_sftprep import SFTPreprocessor, probe_template as tok_spec
 from hf_sftprep.offline_zoo import ZOO_FAMILIES
 
 pytestmark = pytest.mark.zoo
@@ -36,7 +44,7 @@ def zoo_cases(name: str, tok, twin, n: int = N_CONVERSATIONS) -> tuple[list[dict
     counts = {"refused": 0, "twin_differs": 0, "no_reference": 0}
     for seed in range(n):
         messages, tools = random_chat(random.Random(seed), kinds[seed % len(kinds)])
-        for candidate in (messages, none_content_as_empty(messages)):
+        for candidate in (none_content_as_empty(messages), messages):
             try:
                 render(tok, candidate, tools)
                 break
@@ -45,11 +53,15 @@ def zoo_cases(name: str, tok, twin, n: int = N_CONVERSATIONS) -> tuple[list[dict
         if candidate is None:
             counts["refused"] += 1
             continue
+        suffix = None
         if not renders_same(tok, twin, candidate, tools):
-            counts["twin_differs"] += 1
-            continue
+            suffix = closing_suffix(tok, twin, candidate, tools)
+            if suffix is None:
+                counts["twin_differs"] += 1
+                continue
         try:
-            refs.append(reference_labels(twin, candidate, tools))
+            refs.append(reference_labels(twin, candidate, tools) if suffix is None
+                        else reference_labels_cut(twin, candidate, tools, suffix))
         except ReferenceError:
             counts["no_reference"] += 1
             continue
@@ -74,8 +86,13 @@ def test_labels_equal_twin_reference(zoo, name):
     keys = ds["row"] if "row" in ds.column_names else [r["row"] for r in rows][: len(ds)]
     assert "row" in ds.column_names or len(ds) == len(rows), f"{name}: {len(rows) - len(ds)} rows dropped ({report})"
     got = dict(zip(keys, zip(ds["input_ids"], ds["labels"])))
+    # the one counted refusal allowed: tool rounds a template renders inside one turn (Gemma 4); never silent
+    allowed = report.dropped.get("unsupported_tool_round", 0)
+    assert not tok_spec(tok).tool_rounds or not allowed
     missing = [r["row"] for r in rows if r["row"] not in got]
-    assert not missing, f"{name}: {len(missing)} of {len(rows)} renderable rows dropped ({report})"
+    assert len(missing) == allowed and set(report.dropped) <= {"unsupported_tool_round"}, (
+        f"{name}: {len(missing)} of {len(rows)} renderable rows dropped ({report})")
+    rows, refs = zip(*[(r, ref) for r, ref in zip(rows, refs) if r["row"] in got]) if got else ((), ())
     wrong = [r["row"] for r, ref in zip(rows, refs) if got[r["row"]] != (ref[0], ref[1])]
     assert not wrong, f"{name}: {len(wrong)} of {len(rows)} rows differ from the reference (seeds {wrong[:5]}; {counts})"
 

@@ -147,3 +147,22 @@ def reference_labels(twin_tokenizer, messages: list[dict], tools) -> tuple[list[
         for tid, (s, e) in zip(enc["input_ids"], enc["offset_mapping"])
     ]
     return enc["input_ids"], labels
+
+
+def closing_suffix(original_tok, twin_tok, messages: list[dict], tools) -> str | None:
+    """The special token(s) a twin appends after the original's whole rendering, or None when the two
+    differ otherwise. GLM-4-MoE's twin closes the final assistant turn with the next role marker
+    (``<|user|>``) that the original never renders: comparing on the original's text then needs the twin's
+    labels cut where the original ends."""
+    ours, theirs = render(original_tok, messages, tools), render(twin_tok, messages, tools)
+    rest = theirs[len(ours) :] if theirs.startswith(ours) else None
+    if not rest or _special_re(twin_tok).fullmatch(rest) is None:
+        return None
+    return rest
+
+
+def reference_labels_cut(twin_tokenizer, messages: list[dict], tools, suffix: str) -> tuple[list[int], list[int]]:
+    """``reference_labels`` on the twin's rendering, without the tokens of its closing ``suffix``."""
+    ids, labels = reference_labels(twin_tokenizer, messages, tools)
+    n = len(twin_tokenizer(suffix, add_special_tokens=False)["input_ids"])
+    return ids[:-n], labels[:-n]

@@ -174,6 +174,16 @@ class SFTPreprocessor:
         )
         if self.spec is not None and (self.spec.null_tool_content or self.spec.text_arguments):
             adapt_tool_calls(conv.messages, self.spec)
+        if self.spec is not None and self.spec.renders_tool_calls and not self.spec.tool_rounds:
+            if any(m["role"] == "tool" for m in conv.messages):
+                raise RowError(
+                    row,
+                    "unsupported_tool_round",
+                    "the conversation holds tool results, and this chat template renders them in a way whose "
+                    "assistant turns cannot be told apart (results inside the model's turn, answers without a "
+                    "header); expected tool-free conversations for this template. Drop such rows with "
+                    "on_invalid='drop', or use a template that gives each assistant message its own turn.",
+                )
         if self.spec is not None and not self.spec.renders_tool_calls:
             for i, (m, trained) in enumerate(zip(conv.messages, conv.trained)):
                 if trained and m.get("tool_calls"):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 
 from ..errors import RowError, TemplateError
 from .render import Renderer, render, special_pattern, special_strings
@@ -25,7 +26,7 @@ logger = logging.getLogger("hf_sftprep")
 _warned: set[tuple] = set()
 
 _Q1, _A1, _Q2, _A2 = "Probe question one", "Probe answer one", "Probe question two", "Probe answer two"
-_REASON = "Probe reasoning"
+_REASON, _PRE = "Probe reasoning", "Probe preface"
 _TOOL, _ARG, _RESULT = "probe_tool", "ProbeCity", "Probe result"
 _TOOLS = [
     {
@@ -144,6 +145,13 @@ class _Probe:
             if self.tool_last is not None and _TOOL in self.tool_last[self.tool_last.find(_Q1) + len(_Q1) :]:
                 break
             self.tool_last = self.tool_hist = None  # the template ignores tool_calls
+        # content beside the calls (Gemma 4 renders it after the tool results, outside the call's turn)
+        self.tool_hist_text = None
+        if self.tool_last is not None:
+            calls = as_text if self.text_arguments else call
+            self.tool_hist_text = _try(
+                rend, [_user(_Q1), _assistant(_PRE, **calls), tool_msg, _assistant(_A2)], tools=_TOOLS
+            )
 
     def opener(self, text: str, anchor: int) -> int:
         """Length of the part of the prompt that opens the turn holding position ``anchor``."""
@@ -198,6 +206,16 @@ def _closers(probe: _Probe) -> tuple[set[str], str, bool]:
     return terminals, trailer, open_end
 
 
+def _block_terminals(probe: _Probe, marker: str) -> set[str]:
+    """The special token that closes a reasoning block followed by another block of the same message
+    (muse_glimmer's ``<|eom|>`` before ``<|start|>assistant to=user``)."""
+    text = probe.reason_last
+    at = text.find(_REASON, text.find(_Q1) + len(_Q1))
+    nxt = text.find(marker, at) if at >= 0 else -1
+    found = probe.sp.last(text[at + len(_REASON) : nxt]) if nxt >= 0 else None
+    return {found} if found else set()
+
+
 def _encode(tokenizer, text: str) -> tuple[int, ...]:
     return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -244,6 +262,8 @@ def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: 
             "Pass the end-of-turn text explicitly, e.g. end_of_turn='</s>'."
         )
     multi = probe.reason_last is not None and probe.reason_last.count(marker, probe.reason_last.find(_Q1)) > 1
+    if multi and end_of_turn is None:
+        terminals |= _block_terminals(probe, marker)
     ordered = tuple(sorted(terminals, key=lambda t: (probe.plain_hist or "").find(t) if t in (probe.plain_hist or "") else 10**9))
     spec = TemplateSpec(
         prompt=prompt,
@@ -258,13 +278,42 @@ def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: 
         text_arguments=probe.tool_last is not None and probe.text_arguments,
         shortest_opening=prompt[: min(openers)] if assistant_header is None else prompt,
     )
+    spec = replace(spec, tool_rounds=spec.renders_tool_calls and _self_check(spec, probe, tools=True))
+    if not _self_check(spec, probe, tools=False):
+        raise TemplateError(
+            f"the probed template structure ({spec.describe()}) does not locate the answers of its own probe "
+            f"conversations (rendered {probe.plain_hist!r}). Pass assistant_header=... and end_of_turn=... explicitly."
+        )
     return _with_ids(tokenizer, spec, probe)
+
+
+def _self_check(spec: TemplateSpec, probe: _Probe, tools: bool) -> bool:
+    """Parse the probe renderings with the learned structure: every turn found, each answer inside its
+    trained span, no user or tool text inside one."""
+    from ..tokens.exact import turn_char_spans
+
+    cases = [(probe.tool_hist, [_ARG, _A2], [_Q1, _RESULT]), (probe.tool_hist_text, [_PRE, _A2], [_Q1, _RESULT])] if tools else [
+        (probe.plain_last, [_A1], [_Q1]),
+        (probe.plain_hist, [_A1, _A2], [_Q1, _Q2]),
+    ]
+    for text, answers, given in cases:
+        if text is None:
+            return False
+        try:
+            spans = turn_char_spans(None, text, spec, len(answers))
+        except RowError:
+            return False
+        for (a, b), answer in zip(spans, answers):
+            # a preface the template leaves out is its choice; one rendered outside its turn is misplaced
+            if answer not in text[a:b] and (answer != _PRE or answer in text):
+                return False
+        if any(g in text[a:b] for a, b in spans for g in given):
+            return False
+    return True
 
 
 def _with_ids(tokenizer, spec: TemplateSpec, probe: _Probe) -> TemplateSpec:
     """Add token ids and decide whether the vectorized token search can find this template's turns."""
-    from dataclasses import replace
-
     special_ids = set(tokenizer.all_special_ids) | {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
     prompt_ids, marker_ids = _encode(tokenizer, spec.prompt), _encode(tokenizer, spec.marker)
     terminal_ids = tuple(_encode(tokenizer, t) for t in spec.terminals)

@@ -32,6 +32,8 @@ class TemplateSpec:
         renders_tool_calls: the template renders assistant ``tool_calls``.
         null_tool_content: the template renders tool calls only when the message's content is null.
         text_arguments: the template concatenates tool-call ``arguments`` as a JSON string.
+        tool_rounds: a conversation with tool results (call, result, answer) parses into one turn per
+            assistant message, answers inside them (Gemma 4 renders results inside the model turn: no).
         shortest_opening: the shortest part of ``prompt`` a probe turn opened with (history turns of
             DeepSeek-R1 open with ``<｜Assistant｜>`` only; the prompt adds ``<think>\\n``).
     """
@@ -52,6 +54,7 @@ class TemplateSpec:
     shortest_opening: str = ""
     null_tool_content: bool = False
     text_arguments: bool = False
+    tool_rounds: bool = False
 
     # names kept from the first release (one header, one end-of-turn)
     @property

@@ -1,10 +1,12 @@
-"""LoRA training throughput on a variable-length prepared dataset: padded vs length-grouped vs padding-free.
+"""LoRA training throughput on a variable-length prepared dataset: padded vs length-grouped vs padding-free vs packed.
 
     python benchmarks/train_lora_gpu.py                       # SmolLM2-135M + a ~1B random Llama, on the GPU
     python benchmarks/train_lora_gpu.py --models tiny --steps 3 --device cpu   # a smoke run anywhere
 
 Reports trained tokens per second (label != -100), step time and peak GPU memory, as a markdown table.
 bf16 on a GPU that supports it. Padding-free uses SDPA with packed position_ids (see docs/training.md).
+"packed" trains on hf_sftprep.pack(ds, max_length) rows, batch_size // 4 packs per step (one pack holds
+several rows), each pack a batch row whose position_ids restart per sequence.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def batches(lengths: np.ndarray, batch_size: int, mode: str) -> list[list[int]]:
     return random_batches(len(lengths), batch_size, seed=0)
 
 
-def run(model, ds, tok, mode: str, steps: int, batch_size: int, device: str) -> dict:
+def run(model, ds, tok, mode: str, steps: int, batch_size: int, device: str, packed=None) -> dict:
     import torch
     from peft import get_peft_model
 
@@ -59,6 +61,8 @@ def run(model, ds, tok, mode: str, steps: int, batch_size: int, device: str) -> 
     peft_model = get_peft_model(model, default_lora())
     opt = torch.optim.AdamW([p for p in peft_model.parameters() if p.requires_grad], lr=2e-4)
     collate = SFTDataCollator(tok, padding_free=(mode == "padding_free"))
+    if mode == "packed":
+        ds, batch_size = packed, max(1, batch_size // 4)
     plan = batches(np.asarray(ds["length"]), batch_size, mode)[: steps + 2]
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -87,7 +91,7 @@ def main(argv=None) -> None:
     import datasets
     import torch
 
-    from hf_sftprep import offline, prepare
+    from hf_sftprep import offline, pack, prepare
 
     p = argparse.ArgumentParser()
     p.add_argument("--models", default="smollm2,llama1b")
@@ -104,14 +108,15 @@ def main(argv=None) -> None:
     tok = offline.smollm2_tokenizer(cache)
     raw = datasets.Dataset.from_list(corpus.chats(args.rows, turns=(1, 6)))
     ds = prepare(raw, tok, max_length=args.max_length)
+    packed = pack(ds, args.max_length, seed=0)
     bf16 = args.device == "cuda" and torch.cuda.is_bf16_supported()
     dtype = torch.bfloat16 if bf16 else torch.float32
     device_name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
     rows = []
     for name in args.models.split(","):
-        for mode in ("padded", "grouped", "padding_free"):
+        for mode in ("padded", "grouped", "padding_free", "packed"):
             model = load_model(name, len(tok), cache, args.device, dtype)
-            r = run(model, ds, tok, mode, args.steps, args.batch_size, args.device)
+            r = run(model, ds, tok, mode, args.steps, args.batch_size, args.device, packed)
             r.update(model=name)
             rows.append(r)
             print(json.dumps(r), flush=True)

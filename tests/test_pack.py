@@ -281,3 +281,31 @@ def test_no_contamination_real_smollm2(smollm_checkpoint):
     packs = packs[:1]
     assert len(packs[0]["seq_lengths"]) > 1
     assert_no_contamination(model, tok, packs)
+
+
+def test_cli_build_pack_inspect_report(smollm, tmp_path, capsys):
+    from hf_sftprep.cli.main import main
+
+    tok_dir = tmp_path / "tok"
+    smollm.save_pretrained(str(tok_dir))
+    data = tmp_path / "chats.jsonl"
+    data.write_text("".join(DATA.read_text().splitlines(keepends=True)[:30]))
+    out = tmp_path / "packed"
+    assert main(["build", str(data), "--tokenizer", str(tok_dir), "--out", str(out), "--max-length", "512",
+                 "--pack", "512"]) == 0
+    printed = capsys.readouterr().out
+    stats = json.loads((out / "stats.json").read_text())["packing"]
+    packed = load_from_disk(str(out))
+    assert stats["packs"] == packed.num_rows and stats["rows_packed"] == 30
+    assert stats["fill_rate"] == round(sum(packed["length"]) / (512 * packed.num_rows), 6)
+    assert f"packed 30 of 30 rows into {packed.num_rows} packs of 512 tokens; fill rate {stats['fill_rate']:.2%}" in printed
+    row = next(i for i in range(packed.num_rows) if len(packed[i]["seq_lengths"]) > 1)
+    first = packed[row]["seq_lengths"][0]
+    assert main(["inspect", str(out), "--row", str(row), "--color", "never"]) == 0
+    shown = capsys.readouterr().out
+    assert f"a pack of {len(packed[row]['seq_lengths'])} sequences" in shown
+    assert f"=== sequence 2 of {len(packed[row]['seq_lengths'])}: tokens {first}..{first + packed[row]['seq_lengths'][1] - 1}" in shown
+    assert main(["report", str(out), "--out", str(tmp_path / "r.html")]) == 0
+    assert f"fill rate <b>{stats['fill_rate']:.2%}</b>" in (tmp_path / "r.html").read_text()
+    assert main(["build", str(data), "--tokenizer", str(tok_dir), "--out", str(tmp_path / "x"), "--pack", "64"]) == 2
+    assert "more than seq_length=64" in capsys.readouterr().err

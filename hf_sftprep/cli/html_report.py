@@ -84,6 +84,18 @@ def _sources_section(stats: dict) -> str:
     return f"<h2>Sources</h2>{_source_bar(sources)}<table><tr>{head}</tr>{rows}</table>"
 
 
+def _packing_section(packing: dict | None) -> str:
+    """Fill rate of a packed dataset (``hf-sftprep build --pack N``): real tokens over packs x N."""
+    if not packing:
+        return ""
+    return (
+        f"<h2>Packing</h2><p>{packing['rows_packed']:,} of {packing['rows_in']:,} rows in {packing['packs']:,} packs "
+        f"of {packing['seq_length']:,} tokens: fill rate <b>{packing['fill_rate']:.2%}</b>; rows dropped as longer "
+        f"than the pack: {packing['dropped_overflow']}. Each row below is a pack; the collator restarts "
+        "positions and masks the first label at every sequence boundary.</p>"
+    )
+
+
 def build_html(ds, tokenizer, stats: dict, examples: int = 5, split: str | None = None) -> str:
     """The report as one HTML string with the plot embedded as a base64 PNG; ``stats`` are ``ds``'s own
     numbers (one split's, for a DatasetDict), and ``split`` names it in the title."""
@@ -105,6 +117,7 @@ def build_html(ds, tokenizer, stats: dict, examples: int = 5, split: str | None 
         f"{_sources_section(stats)}<h2>Summary</h2><table>{rows}</table>"
         f"<h2>Dropped rows</h2><table><tr><th>reason</th><th>rows</th></tr>{drops or '<tr><td>none</td><td>0</td></tr>'}</table>"
         f"<p>Rows whose final end-of-turn token was truncated: {stats.get('eot_truncated_rows', 0)}</p>"
+        f"{_packing_section(stats.get('packing'))}"
         f"<h2>Examples</h2><p><span class='t'>trained</span> / <span class='m'>masked</span></p>{samples}"
         "</body></html>"
     )

@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--test-size", type=float, help="also write a test split of this fraction (or row count if >= 1)")
     b.add_argument("--seed", type=int, default=42)
     b.add_argument("--overwrite", action="store_true", help="replace a non-empty --out directory")
+    b.add_argument("--pack", type=int, metavar="N", help="pack rows into sequences of at most N tokens (best-fit decreasing; use with --max-length N)")
 
     i = sub.add_parser("inspect", help="show which tokens of a prepared row are trained")
     i.add_argument("dir")
@@ -93,8 +94,23 @@ def _build(args) -> None:
             f"every row was dropped ({drops}); nothing was written to {out}. Fix the data, or raise "
             "--max-length if the rows were too_long / no_trained_tokens."
         )
+    if args.pack is not None:
+        ds = _pack(ds, stats, args.pack, args.seed)
     save_prepared(out, ds, tok, stats)
     print(f"wrote {out}")
+
+
+def _pack(ds, stats: dict, seq_length: int, seed: int):
+    """Pack every split; each split's PackReport goes into stats.json under "packing"."""
+    from ..datasets.pack import pack
+
+    if seq_length < 1:
+        raise CLIError(f"--pack {seq_length}: expected a positive number of tokens, e.g. --pack 4096.")
+    ds, reports = pack(ds, seq_length, seed=seed, return_report=True)
+    for name, report in (reports.items() if isinstance(reports, dict) else [(None, reports)]):
+        (stats["splits"][name] if name else stats)["packing"] = report.to_dict()
+        print((f"[{name}] " if name else "") + report.summary())
+    return ds
 
 
 def _check_test_size(value: float | None) -> None:
@@ -123,7 +139,7 @@ def _split(ds, split: str):
 
 
 def _inspect(args) -> None:
-    from .visualize import describe_turns, render_row
+    from .visualize import describe_turns, render_pack, render_row
 
     ds, tok, _ = open_prepared(args.dir)
     ds = _split(ds, args.split)
@@ -143,8 +159,12 @@ def _inspect(args) -> None:
         if not 0 <= r < ds.num_rows:
             raise CLIError(f"row {r} is out of range; the dataset has {ds.num_rows} rows.")
         row = ds[r]
-        print(f"--- row {r}: {len(row['input_ids'])} tokens")
-        print(render_row(tok, row["input_ids"], row["labels"], color=color))
+        if "seq_lengths" in row:  # a pack: show where each sequence starts
+            print(f"--- row {r}: {len(row['input_ids'])} tokens, a pack of {len(row['seq_lengths'])} sequences")
+            print(render_pack(tok, row["input_ids"], row["labels"], row["seq_lengths"], color=color))
+        else:
+            print(f"--- row {r}: {len(row['input_ids'])} tokens")
+            print(render_row(tok, row["input_ids"], row["labels"], color=color))
         print(describe_turns(row["labels"]))
 
 

@@ -6,7 +6,7 @@ import html
 
 from ..tokens.masking import IGNORE_INDEX
 
-GREEN, DIM, RESET = "\x1b[32m", "\x1b[2m", "\x1b[0m"
+GREEN, DIM, BOLD, RESET = "\x1b[32m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
 
 
 def _pieces(tokenizer, input_ids: list[int], labels: list[int]) -> list[tuple[str, bool]]:
@@ -51,6 +51,22 @@ def render_row(tokenizer, input_ids: list[int], labels: list[int], color: bool) 
         else:
             out.append(f"[T]{text}[/T]" if trained else text)
     return "".join(out)
+
+
+def render_pack(tokenizer, input_ids: list[int], labels: list[int], seq_lengths: list[int], color: bool) -> str:
+    """A pack from ``pack()``: each sequence rendered under a line giving its token range.
+
+    Example:
+        >>> print(render_pack(tok, [1, 2, 3], [-100, 2, 3], [2, 1], color=False).splitlines()[0])
+        === sequence 1 of 2: tokens 0..1 (2 tokens) ===
+    """
+    out, start = [], 0
+    for k, n in enumerate(seq_lengths):
+        head = f"=== sequence {k + 1} of {len(seq_lengths)}: tokens {start}..{start + n - 1} ({n} tokens) ==="
+        body = render_row(tokenizer, input_ids[start : start + n], labels[start : start + n], color)
+        out += [(BOLD + head + RESET) if color else head, body]
+        start += n
+    return "\n".join(out)
 
 
 def describe_turns(labels: list[int]) -> str:

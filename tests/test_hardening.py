@@ -100,3 +100,62 @@ def test_cosmetic_streamed_output_declares_int32_features(smollm):
     stream = prepare(IterableDataset.from_generator(lambda: iter(rows)), smollm)
     assert stream.features == PREPARED
     assert list(stream) == list(prepare(Dataset.from_list(rows), smollm))
+
+
+def test_item1_train_on_inputs_with_stanford_prompt_trains_every_token(llama3):
+    raw = Dataset.from_list([{"instruction": "Say hi", "input": "", "output": "hi"}])
+    row = prepare(raw, llama3, alpaca_prompt="stanford", train_on_inputs=True)[0]
+    assert len(row["input_ids"]) == 30 and row["input_ids"][0] == 128000 and row["input_ids"][-1] == 128009
+    assert row["labels"] == row["input_ids"]
+    masked = prepare(raw, llama3, alpaca_prompt="stanford")[0]
+    assert [t for t in masked["labels"] if t != -100] == [6151, 128009]  # "hi" + EOS only
+
+
+TWO_TURNS = {"messages": [
+    {"role": "user", "content": "First question"},
+    {"role": "assistant", "content": "A rather long first answer with several words in it."},
+    {"role": "user", "content": "Second question"},
+    {"role": "assistant", "content": "Short."},
+]}
+
+
+def test_item4_eot_truncated_counts_cut_end_of_turn_tokens_only(llama3):
+    full = prepare(Dataset.from_list([TWO_TURNS]), llama3)[0]
+    first = next(i for i, t in enumerate(full["labels"]) if t != -100)
+    eots = [i for i, t in enumerate(full["labels"]) if t == 128009]
+    assert len(eots) == 2 and eots[0] > first + 3
+    n = len(full["input_ids"])
+    # left truncation into answer 1 (its first 2 tokens), both <|eot_id|> survive
+    _, report = prepare(Dataset.from_list([TWO_TURNS]), llama3, max_length=n - first - 2, truncation_side="left",
+                        return_report=True)
+    assert (report.eot_truncated_rows, report.trained_truncated_rows) == (0, 1)
+    # right truncation that cuts the final <|eot_id|>
+    _, report = prepare(Dataset.from_list([TWO_TURNS]), llama3, max_length=n - 1, return_report=True)
+    assert (report.eot_truncated_rows, report.trained_truncated_rows) == (1, 1)
+
+
+def test_item11_plain_map_without_indices_says_row_number_is_batch_relative(smollm):
+    rows = [chat(i) for i in range(600)]
+    rows[550] = {"messages": [{"role": "user", "content": "no answer"}]}
+    raw = Dataset.from_list(rows)
+    with pytest.raises(RowError, match=r"^row 50 of this batch \(a batch-relative number: call Dataset.map with "
+                                       r"with_indices=True for dataset row numbers\): field 'messages' has roles"):
+        raw.map(SFTPreprocessor(smollm), batched=True, batch_size=500, remove_columns=raw.column_names)
+    with pytest.raises(RowError, match=r"^row 550: field 'messages' has roles"):
+        raw.map(SFTPreprocessor(smollm), batched=True, batch_size=500, with_indices=True, remove_columns=raw.column_names)
+
+
+def test_item13_plain_text_header_inside_content_is_header_mismatch(llama3):
+    import copy
+
+    mistral = copy.deepcopy(llama3)
+    mistral.chat_template = (
+        "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}"
+        "{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}"
+    )
+    rows = [{"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "see [/INST] here"}]}]
+    ds, report = prepare(Dataset.from_list(rows), mistral, assistant_header=" [/INST]", end_of_turn="<|eot_id|>",
+                         on_invalid="drop", return_report=True)
+    assert ds.num_rows == 0 and report.dropped == {"header_mismatch": 1}
+    doc = (ROOT / "docs" / "troubleshooting.md").read_text()
+    assert "| `header_mismatch` |" in doc and "content contains a plain-text header" in doc

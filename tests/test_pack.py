@@ -263,9 +263,10 @@ def assert_no_contamination(model, tok, packs: list[dict]):
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_no_contamination_tiny_llama(smollm, attn):
     _, packs = packs_of_demo(smollm, 24, 512)
-    assert all(len(p["seq_lengths"]) > 1 for p in packs)
-    assert len({len(p["input_ids"]) for p in packs}) > 1 or len(packs) == 1
-    assert_no_contamination(tiny_llama(len(smollm), attn), smollm, packs)
+    assert len(packs) == 3 and all(len(p["seq_lengths"]) > 1 for p in packs)
+    # ids folded into a 1,024-token vocabulary: the logits stay small (49k-wide ones made this 10x slower)
+    packs = [{**p, "input_ids": [t % 1024 for t in p["input_ids"]]} for p in packs]
+    assert_no_contamination(tiny_llama(1024, attn), smollm, packs)
 
 
 @pytest.fixture(scope="session")

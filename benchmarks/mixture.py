@@ -8,6 +8,7 @@ the median is reported. Time covers loading the tokenizer and the files and prep
 
     python benchmarks/mixture.py                 # 3 repeats, writes benchmarks/results/mixture.json
     python benchmarks/mixture.py --quick         # a tiny run that checks the script works
+    python benchmarks/mixture.py --write-example DIR   # the docs/cli.md recipe example's files
 """
 
 from __future__ import annotations
@@ -42,29 +43,83 @@ def write_sources(work: Path, chats: int, alpaca: int, sharegpt: int) -> dict[st
     return {k: str(v) for k, v in paths.items()}
 
 
+EXAMPLE_RECIPE = """\
+tokenizer: ./smollm2_tokenizer
+max_length: 1024
+seed: 0
+dedupe: true
+on_invalid: drop
+sources:
+  - name: chats               # the shipped demo chats (200 rows, some repeated)
+    path: chats.jsonl
+  - name: alpaca
+    path: alpaca.json
+    take: 200
+    system_prompt: You are a concise assistant.
+  - name: sharegpt
+    path: sharegpt.json
+    fraction: 0.5
+"""
+
+
+def write_example(folder: Path) -> None:
+    """The docs/cli.md recipe example: three source files, the SmolLM2 tokenizer and mix.yaml."""
+    import shutil
+
+    from hf_sftprep import offline
+
+    folder.mkdir(parents=True, exist_ok=True)
+    offline.smollm2_tokenizer(folder)
+    write_sources(folder, 0, 300, 400)
+    shutil.copy(HERE.parent / "hf_sftprep" / "data" / "demo_chat.jsonl", folder / "chats.jsonl")
+    (folder / "mix.yaml").write_text(EXAMPLE_RECIPE)
+
+
+class _Timed:
+    """Wraps a function and adds its wall time to ``spent[name]``."""
+
+    def __init__(self, fn, name: str, spent: dict):
+        self.fn, self.name, self.spent = fn, name, spent
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.spent[self.name] = self.spent.get(self.name, 0.0) + time.perf_counter() - start
+
+
 def worker(method: str, tok_dir: str, sources: dict[str, str]) -> dict:
-    """One timed measurement in this (fresh) process."""
+    """One timed measurement in this (fresh) process. ``layer`` is the time outside loading the tokenizer,
+    loading the files and ``prepare()``: for the recipe, the recipe layer's own work."""
     import datasets
     from transformers import AutoTokenizer
 
-    from hf_sftprep import build_mixture, prepare
+    from hf_sftprep.cli import loading
+    from hf_sftprep.datasets import mixture, prepare as prepare_module
 
     datasets.disable_progress_bars()
+    spent: dict[str, float] = {}
+    load_tokenizer = _Timed(AutoTokenizer.from_pretrained, "tokenizer", spent)
+    load_dataset = _Timed(datasets.load_dataset, "load", spent)
+    prepare = _Timed(prepare_module.prepare, "prepare", spent)
     start = time.perf_counter()
     if method == "one_by_one":
-        tok = AutoTokenizer.from_pretrained(tok_dir)
-        rows = tokens = 0
-        for path in sources.values():
-            raw = datasets.load_dataset("json", data_files=[path], split="train")
-            ds = prepare(raw, tok, max_length=MAX_LENGTH)
-            rows += ds.num_rows
-            tokens += int(sum(ds.with_format("numpy")["length"]))
+        tok = load_tokenizer(tok_dir)
+        out = [prepare(load_dataset("json", data_files=[path], split="train"), tok, max_length=MAX_LENGTH)
+               for path in sources.values()]
     else:
+        mixture.prepare = prepare
+        mixture.load_source = _Timed(mixture.load_source, "load", spent)
+        loading.load_tokenizer = _Timed(loading.load_tokenizer, "tokenizer", spent)
         recipe = {"tokenizer": tok_dir, "max_length": MAX_LENGTH, "seed": 0, "dedupe": method == "recipe_dedupe",
                   "sources": [{"name": k, "path": v} for k, v in sources.items()]}
-        ds = build_mixture(recipe)
-        rows, tokens = ds.num_rows, int(sum(ds.with_format("numpy")["length"]))
-    return {"method": method, "seconds": time.perf_counter() - start, "rows": rows, "tokens": tokens}
+        out = [mixture.build_mixture(recipe)]
+    seconds = time.perf_counter() - start
+    rows = sum(ds.num_rows for ds in out)
+    tokens = sum(int(ds.with_format("arrow")["length"].to_numpy().sum()) for ds in out)
+    layer = seconds - sum(spent.values())
+    return {"method": method, "seconds": seconds, "rows": rows, "tokens": tokens, "layer": layer, **spent}
 
 
 def measure(method: str, tok_dir: str, sources: dict[str, str]) -> dict:
@@ -84,7 +139,11 @@ def main() -> None:
     p.add_argument("--worker")
     p.add_argument("--tok")
     p.add_argument("--sources")
+    p.add_argument("--write-example", metavar="DIR", help="write the docs/cli.md recipe example into DIR and stop")
     args = p.parse_args()
+    if args.write_example:
+        write_example(Path(args.write_example))
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.tok, json.loads(args.sources))))
         return
@@ -108,12 +167,15 @@ def main() -> None:
         seconds = statistics.median(x["seconds"] for x in xs)
         table.append({"method": method, "rows_in": sum(sizes), "rows_out": xs[0]["rows"], "tokens": xs[0]["tokens"],
                       "seconds": round(seconds, 3), "all_seconds": [round(x["seconds"], 3) for x in xs],
-                      "vs_one_by_one": round(seconds / base, 4)})
-    print("| method | rows in | rows out | tokens | seconds (median) | runs | time vs one by one |")
-    print("|---|---|---|---|---|---|---|")
+                      "vs_one_by_one": round(seconds / base, 4),
+                      "layer_seconds": round(statistics.median(x["layer"] for x in xs), 3),
+                      "prepare_seconds": round(statistics.median(x["prepare"] for x in xs), 3),
+                      "layer_vs_one_by_one": round(statistics.median(x["layer"] for x in xs) / base, 4)})
+    print("| method | rows in | rows out | tokens | seconds (median) | runs | time vs one by one | prepare() s | outside prepare/loading s | that / one-by-one time |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for t in table:
         runs_s = " / ".join(f"{s:.2f}" for s in t["all_seconds"])
-        print(f"| {t['method']} | {t['rows_in']:,} | {t['rows_out']:,} | {t['tokens']:,} | {t['seconds']:.2f} | {runs_s} | {t['vs_one_by_one']:.3f} |")
+        print(f"| {t['method']} | {t['rows_in']:,} | {t['rows_out']:,} | {t['tokens']:,} | {t['seconds']:.2f} | {runs_s} | {t['vs_one_by_one']:.3f} | {t['prepare_seconds']:.2f} | {t['layer_seconds']:.2f} | {t['layer_seconds'] / base:.1%} |")
     if not args.quick:
         out = HERE / "results" / "mixture.json"
         out.parent.mkdir(exist_ok=True)

@@ -11,7 +11,7 @@ import importlib.util
 import logging
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +223,15 @@ class MixtureReport:
         return "\n".join(lines)
 
 
+# counted over each source's prepared rows (before dedupe and shares), then summed
+_ROW_COUNTS = [f.name for f in fields(PrepReport) if f.type in ("int", int)
+               and f.name not in ("rows_in", "rows_out", "tokens", "trained_tokens")]
+
+
+def _counts(report: PrepReport) -> dict[str, int]:
+    return {name: getattr(report, name) for name in _ROW_COUNTS}
+
+
 def _total(reports: list[PrepReport], lengths: np.ndarray, trained: np.ndarray) -> PrepReport:
     dropped: Counter = Counter()
     for r in reports:
@@ -231,7 +240,7 @@ def _total(reports: list[PrepReport], lengths: np.ndarray, trained: np.ndarray) 
     return PrepReport(
         rows_in=sum(r.rows_in for r in reports), rows_out=int(len(lengths)), dropped=dict(sorted(dropped.items())),
         tokens=int(lengths.sum()), trained_tokens=int(trained.sum()),
-        eot_truncated_rows=sum(r.eot_truncated_rows for r in reports),
+        **{name: sum(getattr(r, name) for r in reports) for name in _ROW_COUNTS},
         length_percentiles=_percentiles(lengths),
         trained_fraction_percentiles=_percentiles(trained / np.maximum(lengths, 1), cast=lambda x: round(float(x), 4)),
         header_text=first.header_text, end_text=first.end_text, header_ids=first.header_ids, end_ids=first.end_ids,
@@ -378,7 +387,7 @@ def _report(plan: Recipe, prepared, dups, rows: dict, bounds: dict) -> MixtureRe
     usage = _usage(names, rows["source"], rows["length"], rows["trained"])
     sources = {
         name: {"rows_in": r.rows_in, "dropped": r.dropped, "rows_prepared": r.rows_out, "duplicates": int(dup.sum()),
-               "eot_truncated_rows": r.eot_truncated_rows, **usage[name]}
+               **_counts(r), **usage[name]}
         for name, r, dup in zip(names, reports, dups)
     }
     splits = {}
@@ -386,7 +395,9 @@ def _report(plan: Recipe, prepared, dups, rows: dict, bounds: dict) -> MixtureRe
         for split, (a, b) in bounds.items():
             part = {k: v[a:b] for k, v in rows.items()}
             total = _total(reports, part["length"], part["trained"])
-            total.rows_in, total.dropped, total.eot_truncated_rows = b - a, {}, 0
+            total.rows_in, total.dropped = b - a, {}
+            for name in _ROW_COUNTS:  # known per source, not per mixture row
+                setattr(total, name, None)
             splits[split] = {**total.to_dict(), "sources": _usage(names, part["source"], part["length"], part["trained"])}
     total = _total(reports, rows["length"], rows["trained"])
     return MixtureReport(total, sources, int(sum(d.sum() for d in dups)), splits)

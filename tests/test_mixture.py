@@ -282,3 +282,22 @@ def test_columns_every_source_has_are_kept(mix_dir):
     one = build_mixture({"tokenizer": str(mix_dir / "tok"),
                          "sources": [{"path": str(mix_dir / "a.jsonl")}, {"path": str(mix_dir / "chats.jsonl")}]})
     assert one.column_names == ["input_ids", "labels", "length", "source"]
+
+
+def test_split_then_pack(mix_dir):
+    plain = build_mixture(recipe(mix_dir, max_length=128, test_size=0.2))
+    packed, report = build_mixture(recipe(mix_dir, max_length=128, test_size=0.2, pack=True), return_report=True)
+    assert {k: v.num_rows for k, v in plain.items()} == {"train": 58, "test": 15}
+    for split in ("train", "test"):
+        rows = packed[split]
+        assert set(rows.column_names) >= {"input_ids", "labels", "seq_lengths", "length", "source"}
+        # every pack splits back into exactly the rows (and sources) of the same split, unpacked
+        pieces = []
+        for ids, labels, lengths, sources in zip(rows["input_ids"], rows["labels"], rows["seq_lengths"], rows["source"]):
+            starts = np.cumsum([0] + lengths[:-1])
+            pieces += [(tuple(ids[a : a + n]), tuple(labels[a : a + n]), s) for a, n, s in zip(starts, lengths, sources)]
+        expected = zip(plain[split]["input_ids"], plain[split]["labels"], plain[split]["source"])
+        assert sorted(pieces) == sorted((tuple(i), tuple(la), s) for i, la, s in expected)
+        assert max(rows["length"]) <= 128
+        stats = report.to_dict()["splits"][split]
+        assert stats["packing"]["packs"] == rows.num_rows and stats["rows_out"] == plain[split].num_rows

@@ -197,14 +197,14 @@ class MixtureReport:
     sources: dict[str, dict] = field(default_factory=dict)
     duplicates: int = 0
     splits: dict[str, dict] = field(default_factory=dict)
-    packs: dict[str, int] = field(default_factory=dict)
+    packing: dict[str, object] = field(default_factory=dict)  # split -> PackReport
 
     def to_dict(self) -> dict:
         out = {**self.total.to_dict(), "duplicates": self.duplicates, "sources": self.sources}
         if self.splits:
             out["splits"] = self.splits
-        if self.packs:
-            out["packs"] = self.packs
+        for split, packed in self.packing.items():  # where hf-sftprep build --pack puts it
+            (out["splits"][split] if self.splits else out)["packing"] = packed.to_dict()
         return out
 
     def summary(self) -> str:
@@ -219,7 +219,7 @@ class MixtureReport:
                 f"{'/'.join(str(lp.get(k, '-')) for k in ('p50', 'p90', 'max')):>17}"
             )
         lines += [f"[{k}] {v['rows_out']:,} rows, {v['tokens']:,} tokens" for k, v in self.splits.items()]
-        lines += [f"[{k}] packed into {n:,} sequences" for k, n in self.packs.items()]
+        lines += [f"[{k}] {p.summary()}" for k, p in self.packing.items()]
         return "\n".join(lines)
 
 
@@ -322,8 +322,8 @@ def run_recipe(recipe: dict | str | Path):
         bounds = {"train": (0, out["train"].num_rows), "test": (out["train"].num_rows, len(rows["order"]))}
     report = _report(plan, prepared, dups, rows, bounds)
     if pack is not None:  # after the split, so a test row is never packed with training rows
-        out = pack(out, plan.pack, seed=plan.seed)
-        report.packs = {k: v.num_rows for k, v in (out.items() if isinstance(out, DatasetDict) else [("train", out)])}
+        out, packed = pack(out, plan.pack, seed=plan.seed, return_report=True)
+        report.packing = packed if isinstance(packed, dict) else {"train": packed}
     logger.info("hf_sftprep mixture: %s", report.summary().replace("\n", "; "))
     return out, report, tok
 

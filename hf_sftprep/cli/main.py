@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True)
     r.add_argument("--split", default="train")
 
+    t = sub.add_parser("template", help="show what the probe learns about a chat template")
+    t.add_argument("tokenizer", nargs="?", help="a local tokenizer directory or a hub id")
+    t.add_argument("--chat-template", help="file whose text replaces the tokenizer's chat template")
+    t.add_argument("--zoo", action="store_true", help="a markdown table for every template family TRL ships (offline)")
+
     d = sub.add_parser("demo", help="run the whole path offline on the shipped sample data")
     d.add_argument("--row", type=int, default=1)
     return p
@@ -187,7 +192,21 @@ def _demo(args) -> None:
     run_demo(row=args.row)
 
 
-COMMANDS = {"build": _build, "inspect": _inspect, "report": _report, "demo": _demo}
+def _template(args) -> None:
+    from .templates import describe, zoo_table
+
+    if args.zoo:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as cache:
+            print(zoo_table(cache))
+        return
+    if not args.tokenizer:
+        raise CLIError("template: give a tokenizer (directory or hub id), or --zoo.")
+    print(describe(load_tokenizer(args.tokenizer, args.chat_template)))
+
+
+COMMANDS = {"build": _build, "inspect": _inspect, "report": _report, "template": _template, "demo": _demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,48 @@
+"""``hf-sftprep template``: what the probe learns about a chat template, for one tokenizer or the whole zoo."""
+
+from __future__ import annotations
+
+from ..templates.probe import probe_template
+from ..templates.spec import TemplateSpec
+
+
+def _cell(text: str) -> str:
+    return "`" + text.replace("\n", "\\n").replace("|", "\\|") + "`" if text else ""
+
+
+def spec_row(name: str, spec: TemplateSpec) -> str:
+    """One markdown table row: family, prompt, closing, what else is trained, tool calls."""
+    notes = []
+    if spec.shortest_opening and spec.shortest_opening != spec.prompt:
+        notes.append(f"turns may open with only {_cell(spec.shortest_opening)}: training starts after it")
+    if spec.trailer:
+        notes.append(f"last turn also trains {_cell(spec.trailer)}")
+    if spec.open_end:
+        notes.append("closed by the next role's marker (trained); the last turn has none")
+    if spec.multi_block:
+        notes.append("one message may render as several blocks: trained as one turn")
+    tools = "yes" if spec.tool_rounds else ("calls only (tool rounds refused)" if spec.renders_tool_calls else "no")
+    closes = " or ".join(_cell(t) for t in spec.terminals)
+    return f"| {name} | {_cell(spec.prompt)} | {closes} | {'; '.join(notes)} | {tools} |"
+
+
+HEADER = (
+    "| family | generation prompt (not trained) | closing (trained) | also | tool calls |\n"
+    "|---|---|---|---|---|"
+)
+
+
+def zoo_table(cache_dir: str) -> str:
+    """The markdown table for every family in the offline template zoo."""
+    from ..offline_zoo import ZOO_FAMILIES, zoo_tokenizer
+
+    rows = [spec_row(name, probe_template(zoo_tokenizer(name, cache_dir))) for name in ZOO_FAMILIES]
+    return HEADER + "\n" + "\n".join(rows)
+
+
+def describe(tokenizer) -> str:
+    """Every field of the probed spec, one per line."""
+    spec = probe_template(tokenizer)
+    lines = [spec.describe()]
+    lines += [f"  {k}: {v!r}" for k, v in spec.to_dict().items()]
+    return "\n".join(lines)

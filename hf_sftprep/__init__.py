@@ -1,6 +1,6 @@
 """hf_sftprep: correct, fast, cached SFT data preparation for Hugging Face datasets."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .train.batching import length_grouped_batches, padding_waste  # noqa: E402
 from .train.collator import SFTDataCollator  # noqa: E402

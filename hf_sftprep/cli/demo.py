@@ -48,3 +48,25 @@ def run_demo(row: int = 1, color: bool | None = None) -> None:
     print(f"\n== demo_chat.jsonl row {row} (trained text {'green' if color else 'in [T]...[/T]'}):")
     print(render_row(tok, chat[row]["input_ids"], chat[row]["labels"], color=color))
     print(describe_turns(chat[row]["labels"]))
+    _tools_demo(tok, color)
+
+
+def _tools_demo(tok, color: bool) -> None:
+    """Tool-call records need a template that renders tool calls; SmolLM2's does not, so its vocabulary is
+    paired with TRL's ChatML tool template (the same control tokens)."""
+    import copy
+
+    import datasets
+
+    from ..datasets.prepare import prepare
+
+    tools_tok = copy.deepcopy(tok)
+    tools_tok.chat_template = offline.trl_template("qwen2_5")
+    raw = datasets.load_dataset("json", data_files=str(DATA / "demo_tools.jsonl"), split="train")
+    ds, report = prepare(raw, tools_tok, return_report=True)
+    print("\n== demo_tools.jsonl (SmolLM2 vocabulary, TRL's ChatML tool template qwen2_5.jinja)")
+    print(report.summary())
+    last = ds.num_rows - 1
+    print(f"row {last}: a weight-0 draft answer, a tool call, a tool result, the final answer")
+    print(render_row(tools_tok, ds[last]["input_ids"], ds[last]["labels"], color=color))
+    print(describe_turns(ds[last]["labels"]))

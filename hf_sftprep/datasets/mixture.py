@@ -42,7 +42,9 @@ class AddSystemPrompt:
         self.fmt, self.text, self.role_map, self.on_invalid = fmt, text, role_map or {}, on_invalid
 
     def _chat(self, messages, role_key: str, content_key: str, names: dict):
-        if not isinstance(messages, list) or any(isinstance(m, dict) and names.get(m.get(role_key)) == "system" for m in messages):
+        if not isinstance(messages, list):
+            return messages
+        if any(isinstance(m, dict) and names.get(m.get(role_key)) == "system" for m in messages):
             return messages
         return [{role_key: "system", content_key: self.text}, *messages]
 
@@ -59,7 +61,9 @@ class AddSystemPrompt:
 
     def __call__(self, batch: dict, indices: list[int]) -> dict:
         if self.fmt == "openai":
+            # developer messages are rendered as system ones, so they count as the row's own
             names = {r: self.role_map.get(r, r) for r in ("system", *self.role_map)}
+            names["developer"] = self.role_map.get("developer", "system")
             return {"messages": [self._chat(m, "role", "content", names) for m in batch["messages"]]}
         if self.fmt == "sharegpt":
             names = {**SHAREGPT_ROLES, **self.role_map}
@@ -209,12 +213,14 @@ class MixtureReport:
 
     def summary(self) -> str:
         """The mixture's totals, then one line per source."""
-        head = f"{'source':<14}{'rows in':>9}{'dropped':>9}{'dups':>7}{'rows out':>10}{'tokens':>12}{'share':>8}{'trained':>11}{'p50/p90/max':>17}"
+        head = (f"{'source':<14}{'rows in':>9}{'dropped':>9}{'dups':>7}{'rows out':>10}{'tokens':>12}{'share':>8}"
+                f"{'trained':>11}{'p50/p90/max':>17}")
         lines = [self.total.summary(), f"duplicates removed: {self.duplicates}", head]
         for name, s in self.sources.items():
             lp = s["length_percentiles"]
             lines.append(
-                f"{name[:13]:<14}{s['rows_in']:>9,}{sum(s['dropped'].values()):>9,}{s['duplicates']:>7,}{s['rows_out']:>10,}"
+                f"{name[:13]:<14}{s['rows_in']:>9,}{sum(s['dropped'].values()):>9,}{s['duplicates']:>7,}"
+                f"{s['rows_out']:>10,}"
                 f"{s['tokens']:>12,}{s['share']:>8.1%}{s['trained_tokens']:>11,}"
                 f"{'/'.join(str(lp.get(k, '-')) for k in ('p50', 'p90', 'max')):>17}"
             )
@@ -264,7 +270,8 @@ def _prepare_source(source: Source, fmt: str, raw: Dataset, tok, recipe: Recipe)
         add = AddSystemPrompt(fmt, source.system_prompt, source.options.get("role_map"), recipe.on_invalid)
         drop = [c for c in ("instruction", "input", "output") if fmt == "alpaca" and c in raw.column_names]
         raw = raw.map(add, batched=True, with_indices=True, remove_columns=drop,
-                      features=None if fmt == "alpaca" else raw.features, desc=f"hf_sftprep [{source.name}]: system prompt")
+                      features=None if fmt == "alpaca" else raw.features,
+                      desc=f"hf_sftprep [{source.name}]: system prompt")
     options = dict(source.options)
     if fmt == "alpaca" and source.system_prompt is not None:
         options["format"] = "auto"  # the rows are chat messages now
@@ -312,7 +319,10 @@ def run_recipe(recipe: dict | str | Path):
     formats = [_check_source(s, raw) for s, raw in zip(plan.sources, raws)]
     prepared = [_prepare_source(s, f, raw, tok, plan) for s, f, raw in zip(plan.sources, formats, raws)]
     tables = [ds.with_format("arrow")[:] for ds, _ in prepared]
-    dups = duplicate_mask([_flat(t.column("input_ids")) for t in tables]) if plan.dedupe else [np.zeros(t.num_rows, bool) for t in tables]
+    if plan.dedupe:
+        dups = duplicate_mask([_flat(t.column("input_ids")) for t in tables])
+    else:
+        dups = [np.zeros(t.num_rows, bool) for t in tables]
     picks = [_pick(s, r, dup, plan.seed) for s, (_, r), dup in zip(plan.sources, prepared, dups)]
     rows = _rows(picks, tables, plan)
     out: Dataset | DatasetDict = concatenate_datasets(_with_source(plan, prepared)).select(rows["order"])
@@ -398,6 +408,7 @@ def _report(plan: Recipe, prepared, dups, rows: dict, bounds: dict) -> MixtureRe
             total.rows_in, total.dropped = b - a, {}
             for name in _ROW_COUNTS:  # known per source, not per mixture row
                 setattr(total, name, None)
-            splits[split] = {**total.to_dict(), "sources": _usage(names, part["source"], part["length"], part["trained"])}
+            usage = _usage(names, part["source"], part["length"], part["trained"])
+            splits[split] = {**total.to_dict(), "sources": usage}
     total = _total(reports, rows["length"], rows["trained"])
     return MixtureReport(total, sources, int(sum(d.sum() for d in dups)), splits)

@@ -103,7 +103,8 @@ def read_recipe(recipe: dict | str | Path) -> tuple[dict, Path]:
         first = " ".join(str(err).split())
         raise SFTPrepError(f"recipe {str(path)!r}: not valid YAML or JSON ({first}).") from None
     if not isinstance(data, dict):
-        raise SFTPrepError(f"recipe {str(path)!r}: holds a {type(data).__name__}; expected a mapping with 'tokenizer' and 'sources'.")
+        raise SFTPrepError(
+            f"recipe {str(path)!r}: holds a {type(data).__name__}; expected a mapping with 'tokenizer' and 'sources'.")
     return data, path.resolve().parent
 
 
@@ -131,7 +132,8 @@ def _files(where: str, path: str, base: Path) -> tuple[list[str], str]:
 def _share(where: str, data: dict) -> dict:
     given = [k for k in SHARE_KEYS if data.get(k) is not None]
     if len(given) > 1:
-        raise _fail(where, f"sets {' and '.join(given)}; give at most one of take (rows), fraction (0-1) or epochs (repeats).")
+        raise _fail(where, f"sets {' and '.join(given)}; give at most one of take (rows), fraction (0-1) "
+                           "or epochs (repeats).")
     out = {k: data.get(k) for k in SHARE_KEYS}
     if out["take"] is not None:
         _positive_int(where, "take", out["take"])
@@ -140,7 +142,8 @@ def _share(where: str, data: dict) -> dict:
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
             raise _fail(where, f"{key}: {value!r} is not a positive number; write e.g. {key}: 0.5.")
     if out["fraction"] is not None and out["fraction"] > 1:
-        raise _fail(where, f"fraction: {out['fraction']!r} is above 1; use epochs: {out['fraction']} to repeat the source.")
+        fraction = out["fraction"]
+        raise _fail(where, f"fraction: {fraction!r} is above 1; use epochs: {fraction} to repeat the source.")
     return out
 
 
@@ -148,7 +151,8 @@ def _mapping(where: str, key: str, value) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise _fail(where, f"{key}: expected a mapping of names to names, e.g. {key}: {{human: user}}; found {value!r}.")
+        raise _fail(where, f"{key}: expected a mapping of names to names, e.g. {key}: {{human: user}}; "
+                           f"found {value!r}.")
     return dict(value)
 
 
@@ -159,7 +163,8 @@ def _source(i: int, data, base: Path) -> Source:
     where = f"source {name!r}: " if name else f"sources[{i}]: "
     _check_keys(where, data, SOURCE_KEYS)
     if (data.get("path") is None) == (data.get("hub") is None):
-        raise _fail(where, "give exactly one of 'path' (a file, directory or glob) or 'hub' (a dataset name, with 'split').")
+        raise _fail(where, "give exactly one of 'path' (a file, directory or glob) "
+                           "or 'hub' (a dataset name, with 'split').")
     files = builder = None
     if data.get("path") is not None:
         files, builder = _files(where, str(data["path"]), base)

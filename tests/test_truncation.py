@@ -75,4 +75,5 @@ def test_warns_when_end_of_turn_is_not_eos(llama3, caplog):
     with caplog.at_level(logging.WARNING, logger="hf_sftprep"):
         SFTPreprocessor(tok)
         SFTPreprocessor(tok)
-    assert caplog.text.count("end-of-turn token '<|eot_id|>' (id 128009) is trained, but it is not the tokenizer's EOS") == 1
+    assert caplog.text.count("end-of-turn token(s) '<|eot_id|>' are trained, but none is the tokenizer's EOS "
+                             "'<|end_of_text|>' (id 128001)") == 1

@@ -337,21 +337,24 @@ def _with_ids(tokenizer, spec: TemplateSpec, probe: _Probe) -> TemplateSpec:
         token_search=ok,
     )
 def warn_if_eot_not_eos(tokenizer, spec: TemplateSpec) -> None:
-    """Warn once when the trained end-of-turn token is not what generation stops on.
+    """Warn once when no trained closing token is what generation stops on.
 
-    The model learns to emit ``spec.end_ids`` after each answer; if generation stops only
-    on ``eos_token_id`` it will run past the answer (the TRL GLM-4 / Falcon-Mamba bug class).
+    The model learns to emit a terminal (or the trailer, Phi-3's EOS) after each answer; if generation
+    stops only on ``eos_token_id`` and that is none of them, it runs past the answer (the TRL GLM-4 /
+    Falcon-Mamba bug class).
     """
-    eot = spec.end_ids[-1]
+    closing = {t[-1] for t in spec.terminal_ids if t} | set(spec.trailer_ids[-1:])
+    if not closing:
+        return
     gen = getattr(tokenizer, "generation_config", None)
     stop = getattr(gen, "eos_token_id", None)
     stops = set(stop if isinstance(stop, list) else [stop]) | {tokenizer.eos_token_id}
-    key = (tokenizer.name_or_path, eot, tokenizer.eos_token_id)
-    if eot in stops or key in _warned:
+    key = (tokenizer.name_or_path, tuple(sorted(closing)), tokenizer.eos_token_id)
+    if closing & stops or key in _warned:
         return
     _warned.add(key)
     logger.warning(
-        "the template's end-of-turn token %r (id %d) is trained, but it is not the tokenizer's EOS %r (id %s). "
-        "Add it to the model's generation_config.eos_token_id, or generation will not stop after an answer.",
-        spec.end_text, eot, tokenizer.eos_token, tokenizer.eos_token_id,
+        "the template's end-of-turn token(s) %s are trained, but none is the tokenizer's EOS %r (id %s). "
+        "Add them to the model's generation_config.eos_token_id, or generation will not stop after an answer.",
+        " / ".join(repr(t) for t in spec.terminals), tokenizer.eos_token, tokenizer.eos_token_id,
     )

@@ -12,15 +12,7 @@ def _cell(text: str) -> str:
 
 def spec_row(name: str, spec: TemplateSpec) -> str:
     """One markdown table row: family, prompt, closing, what else is trained, tool calls."""
-    notes = []
-    if spec.shortest_opening and spec.shortest_opening != spec.prompt:
-        notes.append(f"turns may open with only {_cell(spec.shortest_opening)}: training starts after it")
-    if spec.trailer:
-        notes.append(f"last turn also trains {_cell(spec.trailer)}")
-    if spec.open_end:
-        notes.append("closed by the next role's marker (trained); the last turn has none")
-    if spec.multi_block:
-        notes.append("one message may render as several blocks: trained as one turn")
+    notes = spec.notes(quote=_cell)
     tools = "yes" if spec.tool_rounds else ("calls only (tool rounds refused)" if spec.renders_tool_calls else "no")
     closes = " or ".join(_cell(t) for t in spec.terminals)
     return f"| {name} | {_cell(spec.prompt)} | {closes} | {'; '.join(notes)} | {tools} |"

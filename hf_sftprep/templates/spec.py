@@ -76,17 +76,22 @@ class TemplateSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def notes(self, quote=repr) -> list[str]:
+        """What else is particular about this template's turns, one phrase each."""
+        out = []
+        if self.shortest_opening and self.shortest_opening != self.prompt:
+            out.append(f"turns may open with only {quote(self.shortest_opening)}: training starts after it")
+        if self.trailer:
+            out.append(f"last turn also trains {quote(self.trailer)}")
+        if self.open_end:
+            out.append("closed by the next role's marker (trained); the last turn may have none")
+        if self.multi_block:
+            out.append("one message may render as several blocks: trained as one turn")
+        return out
+
     def describe(self) -> str:
         """One line for logs and docs, e.g. ``prompt '<|im_start|>assistant\\n' | closes '<|im_end|>'``."""
         closes = " or ".join(repr(t) for t in self.terminals) or "(next role marker)"
-        extra = []
-        if self.trailer:
-            extra.append(f"final turn also trains {self.trailer!r}")
-        if self.open_end:
-            extra.append("final turn may be unclosed")
-        if self.multi_block:
-            extra.append("one message may render as several blocks")
-        if self.shortest_opening and self.shortest_opening != self.prompt:
-            extra.append(f"some turns open with only {self.shortest_opening!r}")
+        extra = self.notes()
         tail = f" ({'; '.join(extra)})" if extra else ""
         return f"prompt {self.prompt!r} | closes {closes}{tail}"

@@ -102,7 +102,10 @@ def test_demo(tok_dir, request):
     request.getfixturevalue("smollm")
     proc = cli("demo", env_extra={"HF_SFTPREP_CACHE": str(tok_dir)})
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("rows: 200 in, 200 out; dropped: none") == 2
+    assert proc.stdout.count("rows: 202 in, 202 out; dropped: none") == 1  # chats, with weight-0 and developer rows
+    assert proc.stdout.count("rows: 200 in, 200 out; dropped: none") == 1  # Alpaca
+    assert "rows: 9 in, 9 out; dropped: none" in proc.stdout  # tool calls
+    assert '[T]<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>[/T]' in proc.stdout
     assert "[T]" in proc.stdout and "trained turn 1" in proc.stdout
 
 

@@ -100,7 +100,7 @@ class _StreamAdapter:
         out = self.pre(batch, indices)
         if isinstance(out, pa.Table):
             return out.to_pydict()
-        return {k: v.tolist() if isinstance(v, np.ndarray) else [x.tolist() for x in v] for k, v in out.items()}
+        return {k: [x.tolist() for x in v] if v.dtype == object else v.tolist() for k, v in out.items()}
 
 
 def _prepare_stream(dataset: IterableDataset, pre: SFTPreprocessor, batch_size: int) -> IterableDataset:

@@ -23,6 +23,7 @@ _check_content = check_content
 # "developer" is OpenAI's newer name for system; "function" is the legacy tool-result role.
 INPUT_ROLES = (*ROLES, "developer", "function")
 _RENAMED = {"function": "tool"}
+_PLAIN_ROLES = frozenset({"system", "user", "assistant", "tool"})
 # Qwen3 / DeepSeek templates read reasoning_content, gpt-oss reads thinking: both are set.
 REASONING_KEYS = ("reasoning_content", "thinking")
 # keys this module rewrites on an assistant message; any other key passes through to the template
@@ -225,10 +226,17 @@ def openai_conversation(
         )
     messages, trained, reasoning = [], [], []
     for i, message in enumerate(raw):
+        # plain {role, content: str} (most rows) skip the cleaning walk and the role checks
+        if type(message) is dict and len(message) == 2 and not role_map:
+            role, content = message.get("role"), message.get("content")
+            if role in _PLAIN_ROLES and type(content) is str and (role != "assistant" or content.strip()):
+                messages.append({"role": role, "content": content})
+                trained.append(role == "assistant")
+                reasoning.append(None)
+                continue
         message = _clean(row, i, message)
         role = _role(row, i, message, role_map, keep_developer)
         content = message.get("content")
-        # plain {role, content: str} (most rows): 8.3 -> 4.5 us per 5-message row with this shortcut
         if len(message) == 2 and type(content) is str and (role != "assistant" or content.strip()):
             messages.append({"role": role, "content": content})
             trained.append(role == "assistant")

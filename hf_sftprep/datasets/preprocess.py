@@ -25,6 +25,7 @@ from ..records.dispatch import to_conversation, turn_flags
 from ..templates.controls import adapt_tool_calls, find_control_string
 from ..templates.probe import probe_template, warn_if_eot_not_eos
 from ..templates.render import Renderer, special_pattern, special_strings
+from ..tokens.encode import encode_ids
 from ..tokens.exact import offsets_trained_mask, turn_char_spans
 from ..tokens.masking import build_labels, count_per_row, span_mask, take_rows, truncate
 from ..tokens.pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
@@ -280,7 +281,7 @@ class SFTPreprocessor:
         elif self._split is not None and worth_deduping(texts, self._split):
             arr, _ = tokenize_pieced(self.tokenizer, texts, self._split)
         else:
-            arr = pa.array(self.tokenizer(texts, add_special_tokens=False)["input_ids"], type=pa.list_(pa.int32()))
+            arr = encode_ids(self.tokenizer, texts)
         flat = arr.values.to_numpy(zero_copy_only=False) if len(arr) else np.zeros(0, np.int32)
         offsets = arr.offsets.to_numpy().astype(np.int64)
         flat = flat[offsets[0] : offsets[-1]] if len(arr) else flat

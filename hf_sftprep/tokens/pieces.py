@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .encode import encode_ids
+
 logger = logging.getLogger("hf_sftprep")
 
 # Leading spaces, newlines and tabs right after a special token are where SentencePiece-style
@@ -74,7 +76,7 @@ def tokenize_pieced(tokenizer, texts: list[str], pattern: re.Pattern) -> tuple[p
                 order.append(index.setdefault(piece, len(index)))
                 n += 1
         counts[r] = n
-    unique = pa.array(tokenizer(list(index), add_special_tokens=False)["input_ids"], type=pa.list_(pa.int32()))
+    unique = encode_ids(tokenizer, list(index))
     order_arr = np.asarray(order, dtype=np.int64)
     flat = pc.list_flatten(unique.take(pa.array(order_arr)))
     piece_len = np.diff(unique.offsets.to_numpy())[order_arr] if len(order_arr) else np.zeros(0, np.int64)

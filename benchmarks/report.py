@@ -86,6 +86,9 @@ def plot(results: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+KEEP_MARKER = "<!-- written by other scripts: kept by report.py -->"
+
+
 def main() -> None:
     results = json.loads((HERE / "results" / "prepare.json").read_text())
     span = json.loads((HERE / "results" / "span_search.json").read_text())
@@ -106,6 +109,10 @@ def main() -> None:
         span_tokens=f"{span['tokens']:,}", span_np=f"{span['numpy_tok_per_s'] / 1e6:.1f}",
         span_py=f"{span['python_tok_per_s'] / 1e6:.2f}", span_x=f"{span['speedup']:.0f}",
     )
+    # sections written by other scripts (versions, packing, mixtures) follow this marker and are kept
+    old = (DOCS / "benchmarks.md").read_text() if (DOCS / "benchmarks.md").exists() else ""
+    if KEEP_MARKER in old:
+        text = text.rstrip() + "\n\n" + old[old.index(KEEP_MARKER):]
     (DOCS / "benchmarks.md").write_text(text)
     print(f"wrote {DOCS / 'benchmarks.md'}")
 

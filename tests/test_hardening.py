@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -39,12 +40,13 @@ def test_item8_generation_prompts_drops_and_counts_invalid_rows(smollm, caplog):
 
 
 def test_item11_documented_map_calls_report_dataset_row_numbers(smollm):
-    """Every ``.map(SFTPreprocessor(...))`` line in README.md and docs/ runs, on 1,600 rows with a bad row
+    """Every ``.map(SFTPreprocessor(...))`` line in the python code blocks of README.md and docs/ runs, on 1,600 rows with a bad row
     1500, into an error that names row 1500 (batch-relative numbering would say row 500)."""
     lines = [
         line.strip()
         for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-        for line in doc.read_text().splitlines()
+        for block in re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+        for line in block.splitlines()
         if ".map(SFTPreprocessor(" in line
     ]
     assert lines, "no documented map call found"

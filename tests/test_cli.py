@@ -234,3 +234,14 @@ def test_cosmetic_inspect_empty_row_range_is_an_error(built, capsys):
     assert stdout == ""
     code, _, err = run_main(capsys, "inspect", out, "--rows", "30:40")
     assert one_line_error(code, err) == "row 30 is out of range; the dataset has 15 rows."
+
+
+def test_template_prints_the_probed_spec(tok_path, capsys):
+    code, out, _ = run_main(capsys, "template", tok_path)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "prompt '<|im_start|>assistant\\n' | closes '<|im_end|>'"
+    assert "  prompt_ids: (1, 520, 9531, 198)" in lines and "  terminal_ids: ((2,),)" in lines
+    assert "  renders_tool_calls: False" in lines  # SmolLM2's own template ignores tool_calls
+    code, _, err = run_main(capsys, "template")
+    assert one_line_error(code, err) == "template: give a tokenizer (directory or hub id), or --zoo."

@@ -38,15 +38,19 @@ def random_conversation(rng: random.Random) -> list[dict]:
     return messages
 
 
-def reference_labels(tokenizer, messages: list[dict], end_text: str, last_only: bool = False) -> tuple[list[int], list[int]]:
+def reference_labels(
+    tokenizer, messages: list[dict], end_text: str, last_only: bool = False, tools=None, trained=None
+) -> tuple[list[int], list[int]]:
     """Labels from rendered prefixes: render messages[:i] with add_generation_prompt=True to find where
-    answer i starts; it ends after the next ``end_text``. Characters -> tokens by offset mapping."""
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    answer i starts; it ends after the next ``end_text``. Characters -> tokens by offset mapping.
+    ``trained[i]`` (default: every assistant message) says which messages count; ``tools`` go to the template."""
+    full = tokenizer.apply_chat_template(messages, tools=tools, tokenize=False)
+    trained = trained if trained is not None else [m["role"] == "assistant" for m in messages]
     spans = []
     for i, m in enumerate(messages):
-        if m["role"] != "assistant":
+        if not trained[i]:
             continue
-        prefix = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
+        prefix = tokenizer.apply_chat_template(messages[:i], tools=tools, tokenize=False, add_generation_prompt=True)
         assert full.startswith(prefix)
         stop = full.index(end_text, len(prefix)) + len(end_text)
         spans.append((len(prefix), stop))

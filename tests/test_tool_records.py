@@ -11,6 +11,7 @@ import random
 
 import pytest
 from datasets import Dataset, load_dataset
+from helpers import reference_labels as helper_reference
 
 from hf_sftprep import RowError, SFTPreprocessor, prepare
 from hf_sftprep.offline import trl_template
@@ -103,22 +104,9 @@ def _reference_messages(record: dict) -> tuple[list[dict], list[dict], list[bool
 
 
 def reference_labels(tok, end_text: str, record: dict, last_only: bool = False) -> tuple[list[int], list[int]]:
-    """Render messages[:i] + generation prompt for each trained assistant message i; its answer starts where
-    that prefix ends and stops after the next ``end_text``. Characters -> tokens by offsets."""
+    """The prefix-rendering reference of tests/helpers.py on the independently normalized record."""
     messages, tools, trained = _reference_messages(record)
-    full = tok.apply_chat_template(messages, tools=tools, tokenize=False)
-    spans = []
-    for i, m in enumerate(messages):
-        if not trained[i]:
-            continue
-        prefix = tok.apply_chat_template(messages[:i], tools=tools, tokenize=False, add_generation_prompt=True)
-        assert full.startswith(prefix)
-        spans.append((len(prefix), full.index(end_text, len(prefix)) + len(end_text)))
-    spans = spans[-1:] if last_only else spans
-    enc = tok(full, add_special_tokens=False, return_offsets_mapping=True)
-    labels = [t if e > s and any(a <= s and e <= b for a, b in spans) else IGNORE
-              for t, (s, e) in zip(enc["input_ids"], enc["offset_mapping"])]
-    return enc["input_ids"], labels
+    return helper_reference(tok, messages, end_text, last_only, tools=tools, trained=trained)
 
 
 END = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>", "smollm": "<|im_end|>"}

@@ -130,6 +130,12 @@ class SFTPreprocessor:
             warn_if_eot_not_eos(tokenizer, self.spec)
             self._render = Renderer(tokenizer)
             self._prompt_rest = _prompt_rests(tokenizer, self.spec.prompt)
+            spec = self.spec
+            # marker, prompt, terminal and trailer ids for the token search; built once, not per batch
+            self._turn_ids = tuple(
+                np.asarray(ids, dtype=np.int64)
+                for ids in (spec.marker_ids, spec.prompt_ids, [t[0] for t in spec.terminal_ids], spec.trailer_ids)
+            )
         self._specials = special_pattern(tokenizer)
         self._split = split_pattern(special_strings(tokenizer)) if dedupe_pieces else None
         if self._split is not None and not piece_independent(tokenizer, self._split, special_strings(tokenizer)):
@@ -321,10 +327,7 @@ class SFTPreprocessor:
         spans, broken, partial = find_turns(
             flat,
             offsets,
-            np.asarray(spec.marker_ids),
-            np.asarray(spec.prompt_ids),
-            np.asarray([t[0] for t in spec.terminal_ids], dtype=np.int64),
-            np.asarray(spec.trailer_ids, dtype=np.int64),
+            *self._turn_ids,
             spec.open_end,
             spec.multi_block,
         )
@@ -340,16 +343,16 @@ class SFTPreprocessor:
 
     def _straddling(self, next_ids: np.ndarray, matched: np.ndarray) -> np.ndarray:
         """Whether the token after a partly matched prompt may begin with the prompt's rest (then only the
-        character path can tell which characters are prompt). Decoded once per distinct (id, matched)."""
-        out = np.zeros(len(next_ids), dtype=bool)
-        for i, key in enumerate(zip(next_ids.tolist(), matched.tolist())):
+        character path can tell which characters are prompt). One decode per distinct (id, matched) pair."""
+        pairs, inverse = np.unique(np.stack([next_ids.astype(np.int64), matched]), axis=1, return_inverse=True)
+        hits = np.zeros(pairs.shape[1], dtype=bool)
+        for j, key in enumerate(zip(pairs[0].tolist(), pairs[1].tolist())):
             hit = self._straddles.get(key)
             if hit is None:
-                rest = self._prompt_rest[key[1]]
-                text = self.tokenizer.decode([key[0]])
+                rest, text = self._prompt_rest[key[1]], self.tokenizer.decode([key[0]])
                 hit = self._straddles[key] = bool(rest and text and (text[0] == rest[0] or text[0] == "\ufffd"))
-            out[i] = hit
-        return out
+            hits[j] = hit
+        return hits[inverse.ravel()]
 
     def _fail(self, failed: dict, err: RowError) -> None:
         if self.options["on_invalid"] == "error":

@@ -19,6 +19,7 @@ import logging
 from dataclasses import replace
 
 from ..errors import RowError, TemplateError
+from ..tokens.exact import common_prefix_len, turn_char_spans
 from .render import Renderer, render, special_pattern, special_strings
 from .spec import TemplateSpec
 
@@ -47,14 +48,6 @@ def _user(text: str) -> dict:
 
 def _assistant(text: str, **extra) -> dict:
     return {"role": "assistant", "content": text, **extra}
-
-
-def _lcp(a: str, b: str) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 class _Specials:
@@ -95,7 +88,7 @@ def _try(fn, *args, **kwargs) -> str | None:
 def _probe_prompt(tokenizer, sp: _Specials) -> str:
     one = [_user(_Q1)]
     plain, with_prompt = render(tokenizer, one), render(tokenizer, one, add_generation_prompt=True)
-    cut = sp.back_off(with_prompt, _lcp(plain, with_prompt))
+    cut = sp.back_off(with_prompt, common_prefix_len(plain, with_prompt))
     prompt = with_prompt[cut:]
     if not prompt:
         raise TemplateError(
@@ -156,7 +149,7 @@ class _Probe:
     def opener(self, text: str, anchor: int) -> int:
         """Length of the part of the prompt that opens the turn holding position ``anchor``."""
         start = text.rfind(self.lead, 0, anchor)
-        return _lcp(text[start:anchor], self.prompt) if start >= 0 else 0
+        return common_prefix_len(text[start:anchor], self.prompt) if start >= 0 else 0
 
     def samples(self):
         """(text, anchor start, anchor end, next content or None) for each rendered probe turn."""
@@ -186,7 +179,7 @@ def _closers(probe: _Probe) -> tuple[set[str], str, bool]:
             hists.append((text is probe.tool_hist, text[end : text.find(nxt, end)]))
     terminals: set[str] = set()
     for is_tool, between in hists:
-        common = between[: sp.back_off(between, _lcp(between, lasts.get(is_tool, "")))]
+        common = between[: sp.back_off(between, common_prefix_len(between, lasts.get(is_tool, "")))]
         found = sp.last(common)
         if found is None:  # nothing shared with the last-turn ending: the first special token closes
             spans = sp.spans(between)
@@ -290,8 +283,6 @@ def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: 
 def _self_check(spec: TemplateSpec, probe: _Probe, tools: bool) -> bool:
     """Parse the probe renderings with the learned structure: every turn found, each answer inside its
     trained span, no user or tool text inside one."""
-    from ..tokens.exact import turn_char_spans
-
     cases = [(probe.tool_hist, [_ARG, _A2], [_Q1, _RESULT]), (probe.tool_hist_text, [_PRE, _A2], [_Q1, _RESULT])] if tools else [
         (probe.plain_last, [_A1], [_Q1]),
         (probe.plain_hist, [_A1, _A2], [_Q1, _Q2]),

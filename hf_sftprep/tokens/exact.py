@@ -13,10 +13,16 @@ from ..errors import RowError
 from .masking import char_span_mask, lengths_to_offsets
 
 
-def _common_prefix(text: str, at: int, prompt: str) -> int:
-    n = min(len(prompt), len(text) - at)
+def common_prefix_len(a: str, b: str, at: int = 0) -> int:
+    """Length of the common prefix of ``a[at:]`` and ``b``.
+
+    Example:
+        >>> common_prefix_len("xx<|im_start|>assistant\\nhi", "<|im_start|>assistant\\n", at=2)
+        22
+    """
+    n = min(len(b), len(a) - at)
     k = 0
-    while k < n and text[at + k] == prompt[k]:
+    while k < n and a[at + k] == b[k]:
         k += 1
     return k
 
@@ -58,7 +64,7 @@ def turn_char_spans(row: int, text: str, spec, expected: int) -> list[tuple[int,
     blocks = []  # (marker position, answer start, turn end)
     pos = text.find(spec.marker)
     while pos >= 0:
-        start = pos + _common_prefix(text, pos, spec.prompt)
+        start = pos + common_prefix_len(text, spec.prompt, pos)
         nxt = text.find(spec.marker, start)
         stop = _close(row, text, start, spec, nxt)
         if nxt < 0 and spec.trailer and text.startswith(spec.trailer, stop):

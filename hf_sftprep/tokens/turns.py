@@ -69,7 +69,7 @@ def find_turns(
     row_end = offsets[row + 1]
     matched = _extend_openers(flat, row_end, pos, len(marker), prompt)
     start = pos + matched
-    is_partial = matched < len(prompt)
+    is_partial = (matched < len(prompt)) & (start < row_end)  # an empty turn at a row's end has no next token
     partial = np.stack([start[is_partial], matched[is_partial]]) if is_partial.any() else np.zeros((2, 0), np.int64)
     term = _first_terminal(flat, offsets, start, row, terminals)
     stop = np.where(term >= 0, term + 1, row_end)

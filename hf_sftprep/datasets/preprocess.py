@@ -25,6 +25,8 @@ from ..records.dispatch import to_conversation, turn_flags
 from ..templates.controls import adapt_tool_calls, find_control_string
 from ..templates.probe import probe_template, warn_if_eot_not_eos
 from ..templates.render import Renderer, special_pattern, special_strings
+from ..templates.shapes import added_token_splitter
+from ..templates.verify import ShapeVerifier
 from ..tokens.encode import encode_ids
 from ..tokens.exact import offsets_trained_mask, turn_char_spans
 from ..tokens.masking import build_labels, count_per_row, span_mask, take_rows, truncate
@@ -141,6 +143,16 @@ class SFTPreprocessor:
         if self._split is not None and not piece_independent(tokenizer, self._split, special_strings(tokenizer)):
             self._split = None
         self._straddles: dict[tuple[int, int], bool] = {}
+        self._verifier = None
+        if self.spec is not None and not train_on_inputs:
+            self._verifier = ShapeVerifier(
+                tokenizer,
+                lambda messages, prompt, tools: self._render(messages, prompt, tools=tools),
+                self._label_one,
+                self._specials,
+                added_token_splitter(tokenizer),
+                train_on == "last",
+            )
 
     # -- pickling: datasets hashes this state to fingerprint the map -------------------------
     def __getstate__(self):
@@ -219,8 +231,34 @@ class SFTPreprocessor:
         sanitize = self._check_specials(row, conv.messages)
         flags = turn_flags(conv, self.spec.multi_block, row)
         text = self._render(conv.messages, row=row, tools=conv.tools)
+        if self._verifier is not None:
+            self._verify_shape(row, conv, flags)
         dropped = sum(1 for r in conv.reasoning if r and r.strip() not in text) if any(conv.reasoning) else 0
         return text, flags, (conv.messages, conv.tools) if sanitize else None, dropped
+
+    def _verify_shape(self, row: int, conv, flags: list[bool]) -> None:
+        problem = self._verifier.check(conv.messages, conv.trained, flags, conv.tools)
+        if problem is not None:
+            roles = ", ".join(str(m.get("role")) for m in conv.messages)
+            raise RowError(
+                row,
+                "unverified_shape",
+                f"for a conversation of this shape (roles {roles}) {problem}, so the row is refused rather than "
+                f"mislabelled (template structure: {self.spec.describe()}). Pass assistant_header=... and "
+                "end_of_turn=... matching the template, or drop such rows with on_invalid='drop'.",
+            )
+
+    def _label_one(self, text: str, flags: list[bool]):
+        """The labelling path on one rendered text: ``(ids, trained)``, or None when it refuses the text."""
+        saved = getattr(self, "_kept_index", None)
+        self._kept_index, failed = {-1: 0}, {}
+        try:
+            flat, _, trained = self._tokenize_and_mask([text], [flags], [-1], False, {}, failed)
+        except RowError:
+            return None
+        finally:
+            self._kept_index = saved
+        return None if failed else (flat, trained)
 
     def _render_batch(self, batch: Mapping[str, list], rows: list[int]):
         fmt = detect_format(list(batch.keys()), self.options["format"], self.options["column_map"])

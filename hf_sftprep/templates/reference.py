@@ -1,0 +1,152 @@
+"""An independent rule for what an assistant message trains, from renderings of its prefixes alone.
+
+It does not use the probed TemplateSpec (marker, terminals, ...); it is the check that spec is held to.
+For assistant message ``j`` of a conversation whose every content is a unique sentinel string:
+
+* **start**: the model generates from where the rendering of ``messages[:j]`` with
+  ``add_generation_prompt=True`` stops agreeing with the full rendering, counted from the end of the
+  last sentinel before message ``j`` (so templates that render earlier history differently, or that
+  never read the flag, are compared locally);
+* **end**: after the message's last sentinel, the text that ``messages[:j+1]`` rendered as the last
+  message shares with the full rendering (for the last message: all of it), cut before the first token
+  that opens a conversation (what a template renders before any content: ``<|im_start|>``,
+  ``<|START_OF_TURN_TOKEN|>``), and ended at its last special token (``<|im_end|>`` without its
+  ``\\n``). When nothing special is shared (the turn is closed by the next role's marker), the first
+  special token that follows is the closing, unless it opens conversations.
+
+A region that would hold another message's sentinel has no reference (None): the caller refuses it.
+
+Example (ChatML, messages user "s0x" / assistant "s1x"):
+    >>> text, regions = reference_regions(render, msgs, [["s0x"], ["s1x"]], openers, pattern)
+    >>> [text[a:b] for a, b in regions.values()]
+    ['s1x<|im_end|>']
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from ..tokens.exact import common_prefix_len
+
+Render = Callable[[list[dict], bool], "str | None"]
+
+
+def _bounds(text: str, anchors: Sequence[str], lo: int = 0) -> tuple[int, int] | None:
+    """(first start, last end) of the anchors found in ``text[lo:]``; None if none is found."""
+    found = [(p, p + len(a)) for a in anchors if (p := text.find(a, lo)) >= 0]
+    if not found:
+        return None
+    return min(a for a, _ in found), max(b for _, b in found)
+
+
+def _last_end_before(text: str, groups: Sequence[Sequence[str]], limit: int) -> tuple[int, str] | None:
+    """End of the sentinel (of any earlier message) that ends last before ``limit``, and that sentinel."""
+    best = None
+    for anchors in groups:
+        for a in anchors:
+            p = text.rfind(a, 0, limit)
+            if p >= 0 and p + len(a) <= limit and (best is None or p + len(a) > best[0]):
+                best = (p + len(a), a)
+    return best
+
+
+def _closing(shared: str, following: str, pattern: re.Pattern | None, openers: set[str], last: bool) -> str:
+    """The closing text: ``shared`` cut before the first opener and after its last special token."""
+    spans = [(m.start(), m.end(), m.group()) for m in pattern.finditer(shared)] if pattern else []
+    cut = next((a for a, _, s in spans if s in openers), len(shared))
+    inside = [b for a, b, _ in spans if b <= cut]
+    if inside:
+        return shared[: inside[-1]]
+    if last or pattern is None:
+        return ""
+    first = pattern.search(following)
+    if first is None or first.group() in openers:
+        return ""
+    return following[: first.end()]
+
+
+def reference_regions(
+    render: Render,
+    messages: list[dict],
+    anchors: Sequence[Sequence[str]],
+    openers: set[str],
+    pattern: re.Pattern | None,
+) -> tuple[str, dict[int, tuple[int, int]]] | None:
+    """The full rendering and ``{message index: (start, end)}`` character regions of every assistant
+    message, or None when the template cannot be attributed this way (a rendering raises, a sentinel is
+    missing or a region holds another message's text)."""
+    full = render(messages, False)
+    if full is None:
+        return None
+    regions: dict[int, tuple[int, int]] = {}
+    for j, m in enumerate(messages):
+        if m.get("role") != "assistant":
+            continue
+        region = _region(render, messages, anchors, j, full, openers, pattern)
+        if region is None:
+            return None
+        regions[j] = region
+    ordered = sorted(regions.values())
+    if any(b > c for (_, b), (c, _) in zip(ordered, ordered[1:])):
+        return None
+    for j, (a, b) in regions.items():
+        inside = full[a:b]
+        if any(s in inside for k, group in enumerate(anchors) if k != j for s in group):
+            return None
+    return full, regions
+
+
+def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, int] | None:
+    before = render(messages[:j], True)
+    as_last = render(messages[: j + 1], False)
+    if before is None or as_last is None:
+        return None
+    prev = _last_end_before(full, anchors[:j], len(full))
+    own = _bounds(full, anchors[j], prev[0] if prev else 0)
+    if own is not None:
+        prev = _last_end_before(full, anchors[:j], own[0])
+    if prev is None:  # nothing rendered before it holds a sentinel: compare from the start
+        p_full = p_before = 0
+    else:
+        p_full, sentinel = prev
+        p_before = before.rfind(sentinel)
+        if p_before < 0:
+            return None
+        p_before += len(sentinel)
+    limit = own[0] if own else len(full)
+    start = p_full + min(common_prefix_len(full, before[p_before:], p_full), limit - p_full)
+    # as the last message, its own rendering is where its sentinels occur last (tool names also occur
+    # earlier, in the tools block)
+    ends_last = [p + len(a) for a in anchors[j] if (p := as_last.rfind(a)) >= 0]
+    if own is None or not ends_last:  # nothing of the message is rendered: no way to attribute it
+        return None
+    end_full, end_last = own[1], max(ends_last)
+    tail_full, tail_last = full[end_full:], as_last[end_last:]
+    last = j == len(messages) - 1
+    shared = tail_last if last else tail_last[: common_prefix_len(tail_last, tail_full)]
+    return start, end_full + len(_closing(shared, tail_full, pattern, openers, last))
+
+
+def conversation_openers(render: Render, pattern: re.Pattern | None, probe: str) -> set[str]:
+    """The special token that opens turns: the first one before any content that recurs in a multi-turn
+    rendering (a BOS or ``[gMASK]`` occurs once). It is never part of a turn's closing. ``probe`` is
+    sentinel text used as the message contents.
+
+    Example:
+        >>> conversation_openers(render, pattern, "zq0x")   # ChatML; Llama 3 gives '<|start_header_id|>'
+        {'<|im_start|>'}
+    """
+    if pattern is None:
+        return set()
+    turns = [{"role": "user", "content": probe + "u"}, {"role": "assistant", "content": probe + "a"}]
+    for first in ([{"role": "system", "content": probe}], []):
+        text, multi = render(first + turns[:1], False), render(first + turns + turns, False)
+        if text is None or multi is None:
+            continue
+        stop = text.find(probe)
+        for m in pattern.finditer(text, 0, max(stop, 0)):
+            if multi.count(m.group()) >= 2:
+                return {m.group()}
+        return set()
+    return set()

@@ -1,0 +1,175 @@
+"""Conversation shapes: what a template's rendering can depend on, without the texts themselves.
+
+Two rows have the same shape when they have the same roles in the same order, the same keys, the same
+trained flags, the same number and form of tool calls, and content of the same structure (the added
+tokens inside it, such as ``<think>``, and the whitespace at the edges of each text piece). A shape's
+*sentinel conversation* keeps all of that and replaces every text piece with a unique sentinel, so
+:mod:`.reference` can attribute each rendered character to a message. The preprocessor verifies each
+shape once against that reference (see :class:`ShapeVerifier` in ``verify.py``).
+
+Example:
+    >>> key = shape_key([{"role": "user", "content": "hi"}, {"role": "assistant", "content": " yo"}], [False, True], None, split)
+    >>> key[1]
+    ('assistant', True, (('content', ((' ', ''),)),))
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+
+_TEXT_KEYS = ("content", "reasoning_content", "thinking", "reasoning")
+_EDGE = re.compile(r"^(\s*)(.*?)(\s*)$", re.S)
+
+
+def _pieces(text: str, split: re.Pattern | None) -> tuple:
+    """Structure of a text: added-token strings kept, each other piece as (leading ws, trailing ws)."""
+    parts = split.split(text) if split is not None else [text]
+    out = []
+    for k, part in enumerate(parts):
+        if k % 2:  # a captured added token
+            out.append(("tok", part))
+        elif part:
+            lead, core, trail = _EDGE.match(part).groups()
+            out.append((lead, trail) if core else ("ws", part))
+    return tuple(out)
+
+
+def _value_shape(value, split):
+    if isinstance(value, str):
+        return _pieces(value, split)
+    if isinstance(value, Mapping):
+        return ("dict", tuple(sorted((k, _value_shape(v, split)) for k, v in value.items())))
+    if isinstance(value, list):
+        return ("list", tuple(_value_shape(v, split) for v in value))
+    return (type(value).__name__,)
+
+
+def _call_shape(call: Mapping) -> tuple:
+    fn = call.get("function") if isinstance(call.get("function"), Mapping) else {}
+    args = fn.get("arguments")
+    return (tuple(sorted(call)), tuple(sorted(fn)), "str" if isinstance(args, str) else type(args).__name__)
+
+
+def shape_key(messages: list[dict], trained: list[bool], tools, split: re.Pattern | None) -> tuple:
+    """A hashable key that is equal for two conversations exactly when their sentinel conversations are."""
+    out = []
+    for m, t in zip(messages, trained):
+        fields = []
+        for k in sorted(m):
+            v = m[k]
+            if k == "role":
+                continue
+            if k in _TEXT_KEYS and isinstance(v, str):
+                fields.append((k, _pieces(v, split)))
+            elif k == "tool_calls" and isinstance(v, list):
+                fields.append((k, tuple(_call_shape(c) for c in v if isinstance(c, Mapping))))
+            elif k in ("tool_call_id", "name", "id"):
+                fields.append((k, "s"))
+            else:
+                fields.append((k, _value_shape(v, split)))
+        out.append((m.get("role"), bool(t), tuple(fields)))
+    return (tuple(out), tools is not None and len(tools) > 0)
+
+
+class _Sentinels:
+    """Unique sentinel strings: letters and digits only, so no template trims or escapes them."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, tag: str = "x") -> str:
+        self.n += 1
+        return f"zq{self.n}{tag}"
+
+    def ident(self) -> str:  # tool-call ids some templates require: 9 alphanumerics
+        self.n += 1
+        return f"{self.n:09d}"[-9:]
+
+
+def _sentinel_text(text: str, split, make: _Sentinels, found: list[str]) -> str:
+    parts = split.split(text) if split is not None else [text]
+    out = []
+    for k, part in enumerate(parts):
+        if k % 2 or not part:
+            out.append(part)
+            continue
+        lead, core, trail = _EDGE.match(part).groups()
+        if not core:
+            out.append(part)
+            continue
+        s = make()
+        found.append(s)
+        out.append(lead + s + trail)
+    return "".join(out)
+
+
+def sentinel_conversation(messages: list[dict], tools, split: re.Pattern | None):
+    """``(messages, tools, anchors)``: the conversation with every text piece, tool name, argument value
+    and id replaced by sentinels; ``anchors[i]`` lists message i's sentinels as the template renders them."""
+    make = _Sentinels()
+    anchors: list[list[str]] = []
+    out_msgs = []
+    ids: list[str] = []
+    names: list[str] = []
+    for m in messages:
+        found: list[str] = []
+        new = {}
+        for k, v in m.items():
+            if k in _TEXT_KEYS and isinstance(v, str):
+                new[k] = v if k == "thinking" and v == m.get("reasoning_content") else _sentinel_text(v, split, make, found)
+            elif k == "tool_calls" and isinstance(v, list):
+                new[k] = [_sentinel_call(c, make, found, ids, names) for c in v]
+            elif k == "tool_call_id":
+                new[k] = ids.pop(0) if ids else make.ident()
+            elif k == "name" and m.get("role") == "tool":
+                new[k] = names[0] if names else make("fn")
+            else:
+                new[k] = v
+        if "thinking" in new and "reasoning_content" in new and m.get("thinking") == m.get("reasoning_content"):
+            new["thinking"] = new["reasoning_content"]
+        if "reasoning" in new and m.get("reasoning") == m.get("reasoning_content"):
+            new["reasoning"] = new.get("reasoning_content", new["reasoning"])
+        anchors.append(found)
+        out_msgs.append(new)
+    return out_msgs, _sentinel_tools(names) if tools else None, anchors
+
+
+def _sentinel_call(call, make: _Sentinels, found: list[str], ids: list[str], names: list[str]) -> dict:
+    if not isinstance(call, Mapping):
+        return call
+    fn = call.get("function") if isinstance(call.get("function"), Mapping) else {}
+    name, value = make("fn"), make("arg")
+    found.extend([name, value])
+    names.append(name)
+    args = {"q": value}
+    new_fn = {**fn, "name": name, "arguments": json.dumps(args) if isinstance(fn.get("arguments"), str) else args}
+    new = {**call, "function": new_fn}
+    if "id" in call:
+        new["id"] = make.ident()
+        ids.append(new["id"])
+    return new
+
+
+def _sentinel_tools(names: list[str]) -> list[dict]:
+    names = names or ["zq0fn"]
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": n,
+                "description": "sentinel tool",
+                "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+            },
+        }
+        for n in dict.fromkeys(names)
+    ]
+
+
+def added_token_splitter(tokenizer) -> re.Pattern | None:
+    """A capturing regex of every added token's text (special or not: ``<think>`` counts), longest first."""
+    found = {t.content for t in tokenizer.added_tokens_decoder.values() if t.content}
+    if not found:
+        return None
+    return re.compile("(" + "|".join(re.escape(s) for s in sorted(found, key=lambda s: (-len(s), s))) + ")")

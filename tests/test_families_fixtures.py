@@ -67,10 +67,10 @@ def test_family_renders_plain(families, name):
     _check_controls(tok, name, text)
 
 
-@pytest.mark.parametrize("name", [n for n, f in FAMILIES.items() if f.tools and n != "command_r"])
+@pytest.mark.parametrize("name", [n for n, f in FAMILIES.items() if f.tools])
 def test_family_renders_tool_calls(families, name):
     tok = families(name)
-    text = _render(tok, TOOL_CONV, tools=TOOLS)
+    text = _render(tok, TOOL_CONV, tools=COHERE_TOOLS if name == "command_r" else TOOLS)
     assert "get_weather" in text and "Paris" in text and "It is sunny." in text
     _check_controls(tok, name, text)
 

@@ -165,8 +165,8 @@ _FAMILIES = (
         *_COHERE,
         tools=True,
         notes="named templates (dict); tool_use reads Cohere-shaped tools (name, description, "
-        "parameter_definitions at the top level: OpenAI-shaped tools raise UndefinedError) and never renders "
-        "assistant tool_calls or tool turns; tool_use writes actions as a JSON block after 'Action:' and always appends "
+        "parameter_definitions at the top level: OpenAI-shaped tools raise UndefinedError); a tool-call turn "
+        "'Action:\\n```json [...]```\\n' is never closed by <|END_OF_TURN_TOKEN|>; tool_use writes actions as a JSON block after 'Action:' and always appends "
         "a long system instruction; rag needs `documents`; default raises unless user/assistant alternate",
     ),
     Family(

@@ -64,3 +64,33 @@ def zoo(tok_dir):
         return built[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def families(tok_dir):
+    """``families(name) -> tokenizer``: a template family outside TRL's folder, built once per session."""
+    from hf_sftprep.testing_families import family_tokenizer
+
+    built = {}
+
+    def get(name):
+        if name not in built:
+            built[name] = family_tokenizer(name, tok_dir)
+        return built[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def mistral(tok_dir):
+    """``mistral(kind) -> tokenizer``: a real Mistral tokenizer (v1, v3, v3-tekken, v7-tekken), built once per session."""
+    from hf_sftprep.testing_families import mistral_tokenizer
+
+    built = {}
+
+    def get(kind):
+        if kind not in built:
+            built[kind] = mistral_tokenizer(kind, tok_dir)
+        return built[kind]
+
+    return get

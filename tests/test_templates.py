@@ -39,10 +39,21 @@ def test_spaced_header_tokenizes_differently(llama3):
     assert llama3("system", add_special_tokens=False)["input_ids"] == [9125]
 
 
-def test_template_without_header_fails_clearly(llama3):
-    tok = _with_template(llama3, MISTRAL)
-    with pytest.raises(TemplateError, match=r"adds no assistant header.*assistant_header='\[/INST\]'"):
-        probe_template(tok)
+def test_template_without_header_learns_the_opener(llama3):
+    """A template that never reads add_generation_prompt: the opener is learned from renderings with and
+    without the answer (here the plain text '[/INST]'), so no assistant_header is needed."""
+    spec = probe_template(_with_template(llama3, MISTRAL))
+    assert (spec.prompt, spec.marker, spec.terminals, spec.token_search) == ("[/INST]", "[/INST]", ("<|eot_id|>",), False)
+
+
+# answers follow the user's text with nothing between: no text opens exactly the assistant turns
+NO_OPENER = "{% for m in messages %}{{ m['content'] }}{% if m['role'] == 'assistant' %}<|eot_id|>{% endif %}{% endfor %}"
+
+
+def test_template_without_any_opener_fails_clearly(llama3):
+    with pytest.raises(TemplateError, match=r"adds no assistant header.*no special token in its renderings opens "
+                       r"exactly the assistant turns.*assistant_header='\[/INST\]'"):
+        probe_template(_with_template(llama3, NO_OPENER))
 
 
 def test_template_without_header_works_with_override(llama3):

@@ -18,12 +18,12 @@ import numpy as np
 import pyarrow as pa
 
 from .. import __version__
-from ..errors import RowError, SFTPrepError
+from ..errors import RowError, SFTPrepError, TemplateError
 from ..records.alpaca import stanford_prompt
 from ..records.detect import check_choice, detect_format
 from ..records.dispatch import to_conversation, turn_flags
 from ..templates.controls import adapt_tool_calls, find_control_string
-from ..templates.probe import probe_template, warn_if_eot_not_eos
+from ..templates.probe import probe_template, warn_if_eot_not_eos, with_template
 from ..templates.render import Renderer, special_pattern, special_strings
 from ..templates.shapes import added_token_splitter
 from ..templates.verify import ShapeVerifier
@@ -32,6 +32,7 @@ from ..tokens.exact import offsets_trained_mask, turn_char_spans
 from ..tokens.masking import build_labels, count_per_row, span_mask, take_rows, truncate
 from ..tokens.pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
 from ..tokens.turns import find_turns, select_turns
+from .named import merge_tables, pick_template, routable_names, route_rows, sub_batch
 
 logger = logging.getLogger("hf_sftprep")
 
@@ -127,22 +128,41 @@ class SFTPreprocessor:
             "emit_meta": emit_meta,
             "dedupe_pieces": dedupe_pieces,
         }
+        template = getattr(tokenizer, "chat_template", None)
+        self.templates = dict(template) if isinstance(template, dict) else None
+        self.named: dict[str, SFTPreprocessor] | None = None
+        if self.templates is not None:
+            # each named template a row can pick is probed and prepared on its own
+            self.named, self._named_errors = {}, {}
+            default = pick_template(self.templates, False)
+            for name in routable_names(self.templates) or [default]:
+                try:
+                    self.named[name] = SFTPreprocessor(with_template(tokenizer, name), **{**self.options, "emit_meta": True})
+                except TemplateError as err:
+                    if name == default:
+                        raise
+                    self._named_errors[name] = str(err)  # its rows are refused with this reason, never re-routed
+            tokenizer = with_template(tokenizer, pick_template(self.templates, False))
         self.spec = probe_template(tokenizer, assistant_header, end_of_turn) if has_template else None
         if self.spec is not None:
             warn_if_eot_not_eos(tokenizer, self.spec)
             self._render = Renderer(tokenizer)
             self._prompt_rest = _prompt_rests(tokenizer, self.spec.prompt)
+            self._opening_counts = _opening_counts(tokenizer, self.spec)
             spec = self.spec
             # marker, prompt, terminal and trailer ids for the token search; built once, not per batch
             self._turn_ids = tuple(
                 np.asarray(ids, dtype=np.int64)
                 for ids in (spec.marker_ids, spec.prompt_ids, [t[0] for t in spec.terminal_ids], spec.trailer_ids)
             )
+            self._appended_ids = np.asarray(spec.appended_ids, dtype=np.int64)
+            self._block_gap_ids = np.asarray(spec.block_gap_ids, dtype=np.int64)
         self._specials = special_pattern(tokenizer)
         self._split = split_pattern(special_strings(tokenizer)) if dedupe_pieces else None
         if self._split is not None and not piece_independent(tokenizer, self._split, special_strings(tokenizer)):
             self._split = None
         self._straddles: dict[tuple[int, int], bool] = {}
+        self._special_ids = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
         self._verifier = None
         if self.spec is not None and not train_on_inputs:
             self._verifier = ShapeVerifier(
@@ -295,9 +315,48 @@ class SFTPreprocessor:
                 f"for dataset row numbers): {err.detail}",
             ) from None
 
+    def _process_named(self, batch: Mapping[str, list], rows: list[int]):
+        """Each row prepared with the named template transformers picks for it, in batch order."""
+        n = len(rows)
+        fmt = detect_format(list(batch.keys()), self.options["format"], self.options["column_map"])
+        groups = route_rows(self, batch, rows, fmt)
+        parts = [
+            (pos, self._unprobed(name, [rows[i] for i in pos]) if name in self._named_errors
+             else self.named[name]._process(sub_batch(batch, pos), [rows[i] for i in pos]))
+            for name, pos in groups.items()
+        ]
+        table = merge_tables(parts, n) if parts else self.named[pick_template(self.templates, False)]._process(batch, rows)
+        if self.options["emit_meta"]:
+            return table
+        reasons = table.column("drop_reason").to_pylist()
+        dropped = [r for r in reasons if r]
+        if dropped:
+            logger.warning("dropped %d of %d rows in this batch: %s", len(dropped), n, dict(Counter(dropped)))
+        kept = table.filter(pa.array([not r for r in reasons]))
+        return self._output({name: _whole(kept.column(name)) for name in OUTPUT_COLUMNS})
+
+    def _unprobed(self, name: str, rows: list[int]) -> pa.Table:
+        """Rows whose named template could not be probed: refused (placeholders in drop mode)."""
+        err = RowError(
+            rows[0],
+            "template_error",
+            f"the row has tools, so transformers renders it with the named chat template {name!r}, which could "
+            f"not be probed: {self._named_errors[name]} Fix or remove that template, or drop such rows with "
+            "on_invalid='drop'.",
+        )
+        if self.options["on_invalid"] == "error":
+            raise err
+        inner = self.named[pick_template(self.templates, False)]
+        none = np.zeros(0, bool)
+        columns = inner._columns(len(rows), [], dict.fromkeys(range(len(rows)), err.reason), np.zeros(0, np.int32),
+                                 np.zeros(1, np.int64), none, (none, none), np.zeros(0, np.int32))
+        return inner._output(columns)
+
     def _process(self, batch: Mapping[str, list], indices: list[int] | None):
         n = len(next(iter(batch.values()))) if batch else 0
         rows = list(indices) if indices is not None else list(range(n))
+        if self.named is not None:
+            return self._process_named(batch, rows)
         fmt, texts, targets, kept, dropped, sanitize, lost = self._render_batch(batch, rows)
         stanford = fmt == "alpaca" and self.options["alpaca_prompt"] == "stanford"
         kept_rows = [rows[i] for i in kept]
@@ -368,11 +427,14 @@ class SFTPreprocessor:
             *self._turn_ids,
             spec.open_end,
             spec.multi_block,
+            self._appended_ids,
+            self._block_gap_ids,
         )
         expected = np.fromiter((len(t) for t in targets), dtype=np.int64, count=len(targets))
         exact = broken | (np.bincount(spans.row, minlength=len(targets)) != expected)
         if partial.shape[1]:
-            straddle = self._straddling(flat[partial[0]], partial[1])
+            # a partial opening the probe never saw (an answer continuing the prompt by chance) goes exact too
+            straddle = self._straddling(flat[partial[0]], partial[1]) | ~np.isin(partial[1], self._opening_counts)
             exact[np.searchsorted(offsets, partial[0][straddle], side="right") - 1] = True
         flags = np.fromiter((f for t in targets for f in t), dtype=bool, count=int(expected.sum()))
         flag_offsets = np.r_[0, np.cumsum(expected)]
@@ -386,6 +448,8 @@ class SFTPreprocessor:
         hits = np.zeros(pairs.shape[1], dtype=bool)
         for j, key in enumerate(zip(pairs[0].tolist(), pairs[1].tolist())):
             hit = self._straddles.get(key)
+            if hit is None and key[0] in self._special_ids:
+                hit = self._straddles[key] = False  # a special token is atomic: it never holds prompt text
             if hit is None:
                 rest, text = self._prompt_rest[key[1]], self.tokenizer.decode([key[0]])
                 hit = self._straddles[key] = bool(rest and text and (text[0] == rest[0] or text[0] == "\ufffd"))
@@ -502,6 +566,15 @@ class SFTPreprocessor:
         }
 
 
+def _whole(column: pa.ChunkedArray) -> pa.Array:
+    """One array whose offsets start at 0 (``_output`` reads list values and offsets directly)."""
+    arr = column.combine_chunks()
+    if isinstance(arr, pa.ListArray):
+        offsets = arr.offsets.to_numpy()
+        return pa.ListArray.from_arrays(pa.array(offsets - offsets[0], pa.int32()), arr.flatten())
+    return arr
+
+
 def _rows(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Row views of a flat buffer as an object array: ``Dataset.map`` writes that ~3x faster than a list of
     arrays (0.05 s vs 0.18 s for 12M tokens), through its numpy path."""
@@ -509,6 +582,13 @@ def _rows(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     for i, part in enumerate(np.split(flat, offsets[1:-1]) if len(out) else []):
         out[i] = part
     return out
+
+
+def _opening_counts(tokenizer, spec) -> np.ndarray:
+    """How many prompt tokens each opening the probe saw spans (the partial matches that need no check)."""
+    enc = tokenizer(spec.prompt, add_special_tokens=False, return_offsets_mapping=True)
+    ends = [e for _, e in enc["offset_mapping"]]
+    return np.asarray([k + 1 for k, e in enumerate(ends) if e in spec.openings], dtype=np.int64)
 
 
 def _prompt_rests(tokenizer, prompt: str) -> list[str]:

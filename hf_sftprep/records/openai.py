@@ -25,7 +25,8 @@ INPUT_ROLES = (*ROLES, "developer", "function")
 _RENAMED = {"function": "tool"}
 _PLAIN_ROLES = frozenset({"system", "user", "assistant", "tool"})
 # Qwen3 / DeepSeek templates read reasoning_content, gpt-oss reads thinking: both are set.
-REASONING_KEYS = ("reasoning_content", "thinking")
+# "reasoning" is the name vLLM and OpenRouter use; a record that uses it gets it passed as well.
+REASONING_KEYS = ("reasoning_content", "thinking", "reasoning")
 # keys this module rewrites on an assistant message; any other key passes through to the template
 _ASSISTANT_KEYS = frozenset({"role", "content", "weight", "tool_calls", "function_call", "refusal", *REASONING_KEYS})
 
@@ -94,7 +95,7 @@ def _trained(row: int | None, where: str, weight: object) -> bool:
 
 
 def _reasoning(row: int | None, where: str, message: dict) -> str | None:
-    if "reasoning_content" not in message and "thinking" not in message:
+    if not any(k in message for k in REASONING_KEYS):
         return None
     found = {k: message[k] for k in REASONING_KEYS if k in message}
     for key, value in found.items():
@@ -106,13 +107,14 @@ def _reasoning(row: int | None, where: str, message: dict) -> str | None:
                 "Convert it to text, or drop such rows with on_invalid='drop'.",
             )
     texts = list(found.values())
-    if len(texts) == 2 and texts[0] != texts[1]:
+    if len(set(texts)) > 1:
+        (k1, v1), (k2, v2) = [(k, v) for k, v in found.items() if v != texts[0]][:1] + [next(iter(found.items()))]
         raise RowError(
             row,
             "bad_content",
-            f"{where} has 'reasoning_content' {texts[0][:40]!r} and 'thinking' {texts[1][:40]!r}, which differ; "
-            "expected one reasoning text (both keys are passed to the template with the same value). "
-            "Keep one of the two fields, or drop such rows with on_invalid='drop'.",
+            f"{where} has {k2!r} {v2[:40]!r} and {k1!r} {v1[:40]!r}, which differ; "
+            "expected one reasoning text (the keys are passed to the template with the same value). "
+            "Keep one of the fields, or drop such rows with on_invalid='drop'.",
         )
     return texts[0] if texts else None
 
@@ -150,6 +152,8 @@ def _assistant(row: int | None, i: int, message: dict) -> tuple[dict, bool, str 
         out["tool_calls"] = calls
     if reasoning is not None:
         out["reasoning_content"] = out["thinking"] = reasoning
+        if "reasoning" in message:
+            out["reasoning"] = reasoning
     return out, trained, reasoning
 
 

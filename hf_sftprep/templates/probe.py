@@ -20,6 +20,7 @@ from dataclasses import replace
 
 from ..errors import RowError, TemplateError
 from ..tokens.exact import common_prefix_len, turn_char_spans
+from .reference import conversation_openers
 from .render import Renderer, render, special_pattern, special_strings
 from .spec import TemplateSpec
 
@@ -39,7 +40,7 @@ _TOOLS = [
         },
     }
 ]
-_CALL = {"id": "call_probe", "type": "function", "function": {"name": _TOOL, "arguments": {"city": _ARG}}}
+_CALL = {"id": "probecall", "type": "function", "function": {"name": _TOOL, "arguments": {"city": _ARG}}}
 
 
 def _user(text: str) -> dict:
@@ -85,18 +86,79 @@ def _try(fn, *args, **kwargs) -> str | None:
         return None
 
 
-def _probe_prompt(tokenizer, sp: _Specials) -> str:
+def _probe_prompt(tokenizer, sp: _Specials, tools=None) -> str:
+    """What ``add_generation_prompt=True`` appends; where it appends nothing (the template never reads
+    the flag, or renders the opener with the user's turn), the opener learned from the renderings."""
     one = [_user(_Q1)]
-    plain, with_prompt = render(tokenizer, one), render(tokenizer, one, add_generation_prompt=True)
+    plain = render(tokenizer, one, tools=tools)
+    with_prompt = render(tokenizer, one, add_generation_prompt=True, tools=tools)
     cut = sp.back_off(with_prompt, common_prefix_len(plain, with_prompt))
     prompt = with_prompt[cut:]
-    if not prompt:
+    if prompt:
+        return prompt
+    learned = _learned_opener(tokenizer, sp, with_prompt, tools)
+    if learned is not None:  # the prompt is what the prompted rendering holds from the opener on
+        q_end = with_prompt.find(_Q1) + len(_Q1)
+        at = with_prompt.find(learned, q_end)
+        learned = with_prompt[at:] if at >= 0 else learned
+    if learned is None:
         raise TemplateError(
             "the chat template adds no assistant header with add_generation_prompt=True "
-            f"(rendered {plain[-60:]!r} either way), so assistant turns cannot be located. "
-            "Pass the text that precedes every answer, e.g. assistant_header='[/INST]'."
+            f"(rendered {plain[-60:]!r} either way), and no special token in its renderings opens exactly the "
+            "assistant turns, so they cannot be located. Pass the text that precedes every answer, e.g. "
+            "assistant_header='[/INST]'."
         )
-    return prompt
+    return learned
+
+
+def _learned_opener(tokenizer, sp: _Specials, with_prompt: str, tools) -> str | None:
+    """The shortest text between the question and the answer that begins at a special token and occurs
+    once before each answer, and nowhere else but in what the template appends to every rendering
+    (Mistral's ``[/INST]``, DeepSeek's ``<｜Assistant｜>`` after the user turn, Command A's turn opener)."""
+    rend = Renderer(tokenizer)
+    last = _try(rend, [_user(_Q1), _assistant(_A1)], tools=tools)
+    hist = _try(rend, [_user(_Q1), _assistant(_A1), _user(_Q2), _assistant(_A2)], tools=tools)
+    if last is None or hist is None or _A1 not in last:
+        return None
+    q_end, a_start = last.find(_Q1) + len(_Q1), last.find(_A1)
+    # the model starts generating where the prompted rendering stops agreeing with the answered one
+    start = sp.back_off(last, q_end + min(common_prefix_len(last, with_prompt[q_end:], q_end), a_start - q_end))
+    gap = last[q_end:start]
+    tail = _common_suffix(with_prompt, last, hist)
+    # special-led suffixes, shortest first; then the whole gap (a plain-text opener: '[/INST]' as text)
+    starts = [a for a, _, _ in reversed(sp.spans(gap))] + [len(gap) - len(gap.lstrip())]
+    for a in starts:
+        candidate = gap[a:]
+        stripped = hist[: len(hist) - len(_appended(tail, candidate, sp))]
+        if candidate.strip() and _opens_each_answer(stripped, candidate):
+            return candidate
+    return None
+
+
+def _opens_each_answer(text: str, opener: str) -> bool:
+    """``opener`` occurs exactly once between each question and its answer, and nowhere else."""
+    found, at = [], text.find(opener)
+    while at >= 0:
+        found.append(at)
+        at = text.find(opener, at + 1)
+    q1, a1, q2, a2 = (text.find(x) for x in (_Q1, _A1, _Q2, _A2))
+    return len(found) == 2 and min(q1, a1, q2, a2) >= 0 and q1 < found[0] < a1 < q2 < found[1] < a2
+
+
+def _common_suffix(*texts: str) -> str:
+    k = 0
+    while all(len(t) > k for t in texts) and len({t[len(t) - 1 - k] for t in texts}) == 1:
+        k += 1
+    return texts[0][len(texts[0]) - k :] if k else ""
+
+
+def _appended(tail: str, opener: str, sp: _Specials, openers: set[str] = frozenset()) -> str:
+    """The part of the text every rendering ends with that opens a next assistant turn (Command A appends
+    ``<|START_OF_TURN_TOKEN|><|CHATBOT_TOKEN|>`` whatever add_generation_prompt says): from the first
+    turn-opening token or opener in it. "" when the common ending is only a closing (``<|im_end|>\n``)."""
+    at = [p for p in (tail.find(opener) if opener else -1,) if p >= 0]
+    at += [a for a, _, s in sp.spans(tail) if s in openers]
+    return tail[min(at) :] if at else ""
 
 
 def _role_marker(prompt: str, sp: _Specials) -> str:
@@ -114,14 +176,20 @@ def _role_marker(prompt: str, sp: _Specials) -> str:
 class _Probe:
     """The probe renderings of one template and what they show."""
 
-    def __init__(self, tokenizer, prompt: str, sp: _Specials):
+    def __init__(self, tokenizer, prompt: str, sp: _Specials, appended: str = "", tools=None):
         self.tokenizer, self.prompt, self.sp = tokenizer, prompt, sp
         lead = sp.spans(prompt)
         self.lead = lead[0][2] if lead and lead[0][0] == 0 else prompt
-        rend = Renderer(tokenizer)
+        renderer = Renderer(tokenizer)
+
+        def rend(messages, tools=tools):
+            # what the template appends to every rendering is no part of any turn: analysed without it
+            text = renderer(messages, tools=tools)
+            return text[: len(text) - len(appended)] if appended and text.endswith(appended) else text
         reason = {"reasoning_content": _REASON, "thinking": _REASON}
         call = {"tool_calls": [_CALL]}
-        tool_msg = {"role": "tool", "content": _RESULT, "tool_call_id": "call_probe", "name": _TOOL}
+        tool_msg = {"role": "tool", "content": _RESULT, "tool_call_id": "probecall", "name": _TOOL}
+        self.full_last = _try(renderer, [_user(_Q1), _assistant(_A1)], tools=tools)
         self.plain_last = _try(rend, [_user(_Q1), _assistant(_A1)])
         self.plain_hist = _try(rend, [_user(_Q1), _assistant(_A1), _user(_Q2), _assistant(_A2)])
         self.reason_last = _try(rend, [_user(_Q1), _assistant(_A1, **reason)])
@@ -149,7 +217,9 @@ class _Probe:
     def opener(self, text: str, anchor: int) -> int:
         """Length of the part of the prompt that opens the turn holding position ``anchor``."""
         start = text.rfind(self.lead, 0, anchor)
-        return common_prefix_len(text[start:anchor], self.prompt) if start >= 0 else 0
+        if start < 0:
+            return 0
+        return self.sp.back_off(self.prompt, common_prefix_len(text[start:anchor], self.prompt))
 
     def samples(self):
         """(text, anchor start, anchor end, next content or None) for each rendered probe turn."""
@@ -168,15 +238,23 @@ class _Probe:
             yield text, start, start + len(anchor), nxt
 
 
-def _closers(probe: _Probe) -> tuple[set[str], str, bool]:
+def _before_opener(text: str, sp: _Specials, openers: set[str]) -> str:
+    """``text`` up to the first token that opens turns: a turn's closing never holds one."""
+    cut = next((a for a, _, s in sp.spans(text) if s in openers), len(text))
+    return text[:cut]
+
+
+def _closers(probe: _Probe, openers: set[str] = frozenset()) -> tuple[set[str], str, bool]:
     """Terminals, trailer and open_end from the probe renderings."""
     sp = probe.sp
     lasts, hists = {}, []
     for text, _, end, nxt in probe.samples():
         if nxt is None:
-            lasts.setdefault(text is probe.tool_last, sp.through_last(text[end:]))
+            lasts.setdefault(text is probe.tool_last, sp.through_last(_before_opener(text[end:], sp, openers)))
         else:
-            hists.append((text is probe.tool_hist, text[end : text.find(nxt, end)]))
+            between = text[end : text.find(nxt, end)]
+            cut = _before_opener(between, sp, openers)
+            hists.append((text is probe.tool_hist, cut if sp.spans(cut) else between))
     terminals: set[str] = set()
     for is_tool, between in hists:
         common = between[: sp.back_off(between, common_prefix_len(between, lasts.get(is_tool, "")))]
@@ -209,12 +287,31 @@ def _block_terminals(probe: _Probe, marker: str) -> set[str]:
     return {found} if found else set()
 
 
+def _block_gap(probe: _Probe, marker: str, terminals: set[str]) -> str:
+    """Whitespace the template writes between one block's closing and the next block's marker of the
+    same message (``<|im_end|>\\n<|im_start|>assistant``); "" when the blocks are adjacent."""
+    text = probe.reason_last
+    at = text.find(_REASON, text.find(_Q1) + len(_Q1))
+    nxt = text.find(marker, at) if at >= 0 else -1
+    if nxt < 0:
+        return ""
+    between = text[at + len(_REASON) : nxt]
+    ends = [b for _, b, s in probe.sp.spans(between) if s in terminals]
+    gap = between[ends[-1] :] if ends else ""
+    return gap if gap.isspace() else ""
+
+
 def _encode(tokenizer, text: str) -> tuple[int, ...]:
     return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
-def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: str | None = None) -> TemplateSpec:
+def probe_template(
+    tokenizer, assistant_header: str | None = None, end_of_turn: str | None = None, template_name: str | None = None
+) -> TemplateSpec:
     """Learn how the tokenizer's chat template renders assistant turns.
+
+    ``template_name`` picks one of a tokenizer's named templates (a dict ``chat_template``); by default
+    the one transformers renders conversations without tools with (``default``).
 
     Example (SmolLM2-Instruct's ChatML template):
         >>> spec = probe_template(tok)
@@ -228,27 +325,39 @@ def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: 
             "or use alpaca_prompt='stanford' for Alpaca records."
         )
     if isinstance(template, dict):
-        template = template.get("default") or next(iter(template.values()))
+        tokenizer = with_template(tokenizer, template_name or ("default" if "default" in template else next(iter(template))))
     sp = _Specials(tokenizer)
+    tools = None
     try:
         prompt = assistant_header if assistant_header is not None else _probe_prompt(tokenizer, sp)
     except RowError as err:
-        raise TemplateError(f"the chat template cannot render a one-user-turn conversation: {err.detail}") from err
+        # some templates render nothing without tools (they loop over them unconditionally)
+        tools = _TOOLS
+        try:
+            prompt = assistant_header if assistant_header is not None else _probe_prompt(tokenizer, sp, tools)
+            _try_render(tokenizer, tools)
+        except RowError:
+            raise TemplateError(f"the chat template cannot render a one-user-turn conversation: {err.detail}") from err
     if not prompt or (end_of_turn is not None and not end_of_turn):
         raise TemplateError("assistant_header and end_of_turn must be non-empty strings.")
-    probe = _Probe(tokenizer, prompt, sp)
-    openers = [probe.opener(text, start) for text, start, _, _ in probe.samples()]
-    openers = [k for k in openers if k > 0]
-    if not openers:
+    quiet = _quiet_render(tokenizer, tools)
+    openers = conversation_openers(quiet, sp.pattern, "zq0x")
+    appended = _appended(_common_suffix(*_endings(quiet)), prompt, sp, openers)
+    probe = _Probe(tokenizer, prompt, sp, appended, tools)
+    # an opening ends at a prompt token's end: '<' of '<｜tool▁calls▁begin｜>' continuing '<think>' is no opening
+    ends = [0] + [e for _, e in tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]]
+    openers_found = [max(e for e in ends if e <= probe.opener(text, start)) for text, start, _, _ in probe.samples()]
+    openers_found = [k for k in openers_found if k > 0]
+    if not openers_found:
         raise TemplateError(
             f"the chat template does not render an answer after its generation prompt {prompt!r} "
             f"(rendered {probe.plain_last!r}). Pass assistant_header=... and end_of_turn=... explicitly."
         )
-    marker = prompt if assistant_header is not None else prompt[: min(min(openers), len(_role_marker(prompt, sp)))]
+    marker = prompt if assistant_header is not None else prompt[: min(min(openers_found), len(_role_marker(prompt, sp)))]
     if end_of_turn is not None:
         terminals, trailer, open_end = {end_of_turn}, "", False
     else:
-        terminals, trailer, open_end = _closers(probe)
+        terminals, trailer, open_end = _closers(probe, openers)
     if not terminals and not open_end:
         raise TemplateError(
             f"no special token closes an assistant turn (rendered {probe.plain_last!r}). "
@@ -257,6 +366,7 @@ def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: 
     multi = probe.reason_last is not None and probe.reason_last.count(marker, probe.reason_last.find(_Q1)) > 1
     if multi and end_of_turn is None:
         terminals |= _block_terminals(probe, marker)
+    block_gap = _block_gap(probe, marker, terminals) if multi else ""
     ordered = tuple(sorted(terminals, key=lambda t: (probe.plain_hist or "").find(t) if t in (probe.plain_hist or "") else 10**9))
     spec = TemplateSpec(
         prompt=prompt,
@@ -265,11 +375,17 @@ def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: 
         trailer=trailer,
         open_end=open_end,
         multi_block=multi,
-        keeps_developer="developer" in template,
+        keeps_developer=_renders_role(quiet, "developer"),
         renders_tool_calls=probe.tool_last is not None,
         null_tool_content=probe.tool_last is not None and probe.tool_content is None,
         text_arguments=probe.tool_last is not None and probe.text_arguments,
-        shortest_opening=prompt[: min(openers)] if assistant_header is None else prompt,
+        shortest_opening=prompt[: min(openers_found)] if assistant_header is None else prompt,
+        openings=tuple(sorted(set(openers_found) | {len(prompt)})) if assistant_header is None else (len(prompt),),
+        appended=appended,
+        block_gap=block_gap,
+        prompt_specials=tuple((a, b) for a, b, _ in sp.spans(prompt)),
+        needs_tools=tools is not None,
+        template_name=template_name if isinstance(template, dict) else None,
     )
     spec = replace(spec, tool_rounds=spec.renders_tool_calls and _self_check(spec, probe, tools=True))
     if not _self_check(spec, probe, tools=False):
@@ -278,6 +394,51 @@ def probe_template(tokenizer, assistant_header: str | None = None, end_of_turn: 
             f"conversations (rendered {probe.plain_hist!r}). Pass assistant_header=... and end_of_turn=... explicitly."
         )
     return _with_ids(tokenizer, spec, probe)
+
+
+def with_template(tokenizer, name: str):
+    """A shallow copy of the tokenizer whose ``chat_template`` is its named template ``name``."""
+    import copy
+
+    templates = tokenizer.chat_template
+    if name not in templates:
+        raise TemplateError(f"the tokenizer has no chat template named {name!r}; it has {', '.join(templates)}.")
+    clone = copy.copy(tokenizer)
+    clone.chat_template = templates[name]
+    return clone
+
+
+def _try_render(tokenizer, tools) -> None:
+    render(tokenizer, [_user(_Q1), _assistant(_A1)], tools=tools)
+
+
+def _quiet_render(tokenizer, tools):
+    rend = Renderer(tokenizer)
+
+    def quiet(messages, add_generation_prompt=False):
+        try:
+            return rend(messages, add_generation_prompt, tools=tools)
+        except Exception:  # the template refuses this probe shape
+            return None
+
+    return quiet
+
+
+def _endings(quiet) -> list[str]:
+    """Renderings that end after a user turn, after an answer, and after two rounds."""
+    convs = ([_user(_Q1)], [_user(_Q1), _assistant(_A1)], [_user(_Q1), _assistant(_A1), _user(_Q2), _assistant(_A2)])
+    return [t for t in (quiet(c) for c in convs) if t is not None] or [""]
+
+
+def _renders_role(quiet, role: str) -> bool:
+    """Whether the template renders ``role`` as a role of its own: its content appears, and not the way
+    the template writes any unknown role (a generic ``header(role) + content`` loop). Decided by
+    rendering, never by reading the template's text."""
+    text = quiet([{"role": role, "content": "Zq role probe"}, _user(_Q1)])
+    if text is None or "Zq role probe" not in text:
+        return False
+    unknown = quiet([{"role": "zqrole", "content": "Zq role probe"}, _user(_Q1)])
+    return unknown is None or unknown != text.replace(role, "zqrole")
 
 
 def _self_check(spec: TemplateSpec, probe: _Probe, tools: bool) -> bool:
@@ -324,9 +485,24 @@ def _with_ids(tokenizer, spec: TemplateSpec, probe: _Probe) -> TemplateSpec:
         prompt_ids=prompt_ids,
         marker_ids=marker_ids,
         terminal_ids=terminal_ids,
-        trailer_ids=_encode(tokenizer, spec.trailer) if spec.trailer else (),
+        trailer_ids=_ids_at_end(tokenizer, probe.plain_last or "", spec.trailer),
+        appended_ids=_ids_at_end(tokenizer, probe.full_last or "", spec.appended),
+        block_gap_ids=_encode(tokenizer, spec.block_gap) if spec.block_gap else (),
         token_search=ok,
     )
+
+
+def _ids_at_end(tokenizer, text: str, tail: str) -> tuple[int, ...]:
+    """Ids of the tokens that begin inside ``tail`` at the end of ``text``, as they encode there: a special
+    token with ``rstrip=True`` swallows the whitespace after it (Phi-3's ``<|end|>\\n<|endoftext|>`` ends
+    in one token, not ``\\n`` plus EOS), so ids encoded out of context would never match."""
+    if not tail:
+        return ()
+    if not text.endswith(tail):
+        return _encode(tokenizer, tail)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    begin = len(text) - len(tail)
+    return tuple(i for i, (a, b) in zip(enc["input_ids"], enc["offset_mapping"]) if a >= begin and b > a)
 def warn_if_eot_not_eos(tokenizer, spec: TemplateSpec) -> None:
     """Warn once when no trained closing token is what generation stops on.
 

@@ -51,6 +51,16 @@ def _last_end_before(text: str, groups: Sequence[Sequence[str]], limit: int) -> 
     return best
 
 
+def _off_special(text: str, pos: int, pattern: re.Pattern | None) -> int:
+    """``pos``, moved back to the start of a special token that straddles it (two specials that share a
+    first few characters, ``<|START_THINKING|>`` and ``<|START_RESPONSE|>``, diverge inside a token)."""
+    if pattern is not None:
+        for m in pattern.finditer(text, max(0, pos - 64), pos + 64):
+            if m.start() < pos < m.end():
+                return m.start()
+    return pos
+
+
 def _closing(shared: str, following: str, pattern: re.Pattern | None, openers: set[str], last: bool) -> str:
     """The closing text: ``shared`` cut before the first opener and after its last special token."""
     spans = [(m.start(), m.end(), m.group()) for m in pattern.finditer(shared)] if pattern else []
@@ -72,10 +82,12 @@ def reference_regions(
     anchors: Sequence[Sequence[str]],
     openers: set[str],
     pattern: re.Pattern | None,
+    needed: set[int] | None = None,
 ) -> tuple[str, dict[int, tuple[int, int]]] | None:
-    """The full rendering and ``{message index: (start, end)}`` character regions of every assistant
-    message, or None when the template cannot be attributed this way (a rendering raises, a sentinel is
-    missing or a region holds another message's text)."""
+    """The full rendering and ``{message index: (start, end)}`` character regions of the assistant
+    messages, or None when the template cannot be attributed this way (a rendering raises, a sentinel is
+    missing or a region holds another message's text). Messages outside ``needed`` (untrained ones;
+    default: all) may lack a region, e.g. a tool call the template does not render."""
     full = render(messages, False)
     if full is None:
         return None
@@ -84,9 +96,10 @@ def reference_regions(
         if m.get("role") != "assistant":
             continue
         region = _region(render, messages, anchors, j, full, openers, pattern)
-        if region is None:
+        if region is None and (needed is None or j in needed):
             return None
-        regions[j] = region
+        if region is not None:
+            regions[j] = region
     ordered = sorted(regions.values())
     if any(b > c for (_, b), (c, _) in zip(ordered, ordered[1:])):
         return None
@@ -115,7 +128,18 @@ def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, 
             return None
         p_before += len(sentinel)
     limit = own[0] if own else len(full)
-    start = p_full + min(common_prefix_len(full, before[p_before:], p_full), limit - p_full)
+    agree = min(common_prefix_len(full, before[p_before:], p_full), limit - p_full)
+    start = _off_special(full, p_full + agree, pattern)
+    plain = render(messages[:j], False)
+    prompt_at = _off_special(before, common_prefix_len(before, plain), pattern) if plain is not None else len(before)
+    if p_before + agree < prompt_at < len(before):
+        # the earlier messages render differently when an answer follows (a tool turn's closing), so the
+        # texts part before the generation prompt: the answer starts after that prompt's text instead
+        gen = before[prompt_at:]
+        at = full.find(gen, p_full, limit) if gen else -1
+        if at < 0:
+            return None
+        start = at + len(gen)
     # as the last message, its own rendering is where its sentinels occur last (tool names also occur
     # earlier, in the tools block)
     ends_last = [p + len(a) for a in anchors[j] if (p := as_last.rfind(a)) >= 0]

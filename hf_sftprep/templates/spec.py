@@ -36,6 +36,16 @@ class TemplateSpec:
             assistant message, answers inside them (Gemma 4 renders results inside the model turn: no).
         shortest_opening: the shortest part of ``prompt`` a probe turn opened with (history turns of
             DeepSeek-R1 open with ``<｜Assistant｜>`` only; the prompt adds ``<think>\\n``).
+        appended: text the template appends to every rendering, whatever ``add_generation_prompt`` says
+            (Command A's next-turn opener): part of no turn, never trained. ``appended_ids`` in context.
+        openings: the lengths of ``prompt`` that probe turns opened with (the whole prompt, and shorter
+            ones such as a history turn's): a turn never opens with another part of it, so an answer whose
+            first characters happen to continue the prompt (``<b>`` after a prompt ending ``<think>``) keeps them.
+        block_gap: whitespace between two blocks of one message (``multi_block``), merged like adjacent ones.
+        prompt_specials: character spans of the special tokens inside ``prompt``: a turn opening with only
+            part of the prompt never ends inside one (``<|START_THINKING|>`` vs ``<|START_RESPONSE|>``).
+        needs_tools: the template renders only conversations that come with ``tools``.
+        template_name: which of the tokenizer's named templates this spec describes (None: a single one).
     """
 
     prompt: str
@@ -55,6 +65,14 @@ class TemplateSpec:
     null_tool_content: bool = False
     text_arguments: bool = False
     tool_rounds: bool = False
+    appended: str = ""
+    appended_ids: tuple[int, ...] = ()
+    prompt_specials: tuple[tuple[int, int], ...] = ()
+    block_gap: str = ""
+    openings: tuple[int, ...] = ()
+    block_gap_ids: tuple[int, ...] = ()
+    needs_tools: bool = False
+    template_name: str | None = None
 
     # names kept from the first release (one header, one end-of-turn)
     @property
@@ -87,6 +105,10 @@ class TemplateSpec:
             out.append("closed by the next role's marker (trained); the last turn may have none")
         if self.multi_block:
             out.append("one message may render as several blocks: trained as one turn")
+        if self.appended:
+            out.append(f"every rendering ends with {quote(self.appended)}: never trained")
+        if self.needs_tools:
+            out.append("renders only conversations with tools")
         return out
 
     def describe(self) -> str:

@@ -62,7 +62,8 @@ class ShapeVerifier:
 
     def _verify(self, messages, trained, flags, tools) -> str | None:
         msgs, s_tools, anchors = sentinel_conversation(messages, tools, self.split)
-        ref = reference_regions(self._quiet(s_tools), msgs, anchors, self.openers, self.pattern)
+        needed = {j for j, t in enumerate(trained) if t}
+        ref = reference_regions(self._quiet(s_tools), msgs, anchors, self.openers, self.pattern, needed)
         if ref is None:
             return "the template's rendering of this shape cannot be attributed to its messages"
         text, regions = ref

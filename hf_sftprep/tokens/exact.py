@@ -27,12 +27,29 @@ def common_prefix_len(a: str, b: str, at: int = 0) -> int:
     return k
 
 
+def _whole_specials(k: int, spec) -> int:
+    """A matched prompt length, moved back to the longest opening the probe saw turns open with (and out
+    of a special token it ends inside)."""
+    openings = [n for n in getattr(spec, "openings", ()) if n <= k]
+    if getattr(spec, "openings", ()):
+        k = max(openings) if openings else k
+    for a, b in getattr(spec, "prompt_specials", ()):
+        if a < k < b:
+            return a
+    return k
+
+
 def _close(row: int, text: str, start: int, spec, nxt: int) -> int:
     """End of the turn opened at ``start``: the end of its first terminal (or of the text, open_end)."""
     hits = [(p, t) for p, t in ((text.find(t, start), t) for t in spec.terminals) if p >= 0]
     p, t = min(hits) if hits else (-1, "")
     if hits and (nxt < 0 or p < nxt):
-        return p + len(t)
+        end = p + len(t)
+        more = True
+        while more:  # a closing of several terminals in a row is trained whole
+            more = next((u for u in spec.terminals if text.startswith(u, end)), None)
+            end += len(more) if more else 0
+        return end
     if nxt >= 0:
         raise RowError(
             row,
@@ -62,14 +79,18 @@ def turn_char_spans(row: int, text: str, spec, expected: int) -> list[tuple[int,
         [(52, 64)]
     """
     blocks = []  # (marker position, answer start, turn end)
+    appended = getattr(spec, "appended", "")
+    if appended and text.endswith(appended):  # appended to every rendering: part of no turn
+        text = text[: len(text) - len(appended)]
     pos = text.find(spec.marker)
     while pos >= 0:
-        start = pos + common_prefix_len(text, spec.prompt, pos)
+        start = pos + _whole_specials(common_prefix_len(text, spec.prompt, pos), spec)
         nxt = text.find(spec.marker, start)
         stop = _close(row, text, start, spec, nxt)
         if nxt < 0 and spec.trailer and text.startswith(spec.trailer, stop):
             stop += len(spec.trailer)
-        if spec.multi_block and blocks and blocks[-1][2] == pos:
+        gap = getattr(spec, "block_gap", "")
+        if spec.multi_block and blocks and (blocks[-1][2] == pos or (gap and text[blocks[-1][2] : pos] == gap)):
             blocks[-1] = (blocks[-1][0], blocks[-1][1], stop)
         else:
             blocks.append((pos, start, stop))

@@ -27,13 +27,37 @@ def _extend_openers(flat, row_end, pos, k, prompt: np.ndarray) -> np.ndarray:
     return matched
 
 
-def _first_terminal(flat, offsets, start, row, terminals: np.ndarray):
-    """Position of the first terminal id at or after ``start`` in the same row (-1 when none)."""
+def _first_terminal(flat, row_end, start, terminals: np.ndarray):
+    """Position of the first terminal id at or after ``start`` before its row's end (-1 when none)."""
     t_pos = np.flatnonzero(np.isin(flat, terminals))
     j = np.searchsorted(t_pos, start, side="left")
     jj = np.minimum(j, max(len(t_pos) - 1, 0))
-    found = (j < len(t_pos)) & (t_pos[jj] < offsets[row + 1]) if len(t_pos) else np.zeros(len(start), bool)
+    found = (j < len(t_pos)) & (t_pos[jj] < row_end) if len(t_pos) else np.zeros(len(start), bool)
     return np.where(found, t_pos[jj] if len(t_pos) else 0, -1)
+
+
+def _absorb_closings(flat, stop, row_end, terminals: np.ndarray) -> np.ndarray:
+    """A closing of several terminal tokens in a row (``<|im_end|><|endofturn|>``) is trained whole."""
+    stop = stop.copy()
+    for _ in range(len(terminals)):
+        more = stop < row_end
+        more[more] = np.isin(flat[stop[more]], terminals)
+        if not more.any():
+            break
+        stop += more
+    return stop
+
+
+def _ends_before_appended(flat, offsets, appended: np.ndarray | None) -> np.ndarray:
+    """Each row's end, before the ids the template appends to every rendering when the row ends with them."""
+    ends = offsets[1:].copy()
+    if appended is None or len(appended) == 0:
+        return ends
+    k = len(appended)
+    has = np.diff(offsets) >= k
+    for j in range(k):
+        has[has] = flat[ends[has] - k + j] == appended[j]
+    return ends - has * k
 
 
 def find_turns(
@@ -45,6 +69,8 @@ def find_turns(
     trailer: np.ndarray,
     open_end: bool = False,
     multi_block: bool = False,
+    appended: np.ndarray | None = None,
+    block_gap: np.ndarray | None = None,
 ) -> tuple[Spans, np.ndarray, np.ndarray]:
     """Trained spans of every assistant turn, per-row ``broken`` flags, and partial-opener positions.
 
@@ -64,14 +90,17 @@ def find_turns(
     broken = np.zeros(n_rows, dtype=bool)
     pos, row = find_pattern(flat, offsets, marker)
     empty = np.zeros(0, dtype=np.int64)
+    ends = _ends_before_appended(flat, offsets, appended)
+    keep = pos < ends[row] if len(pos) else np.zeros(0, bool)
+    pos, row = pos[keep], row[keep]
     if len(pos) == 0:
         return Spans(empty, empty, empty), broken, np.zeros((2, 0), np.int64)
-    row_end = offsets[row + 1]
+    row_end = ends[row]
     matched = _extend_openers(flat, row_end, pos, len(marker), prompt)
     start = pos + matched
     is_partial = (matched < len(prompt)) & (start < row_end)  # an empty turn at a row's end has no next token
     partial = np.stack([start[is_partial], matched[is_partial]]) if is_partial.any() else np.zeros((2, 0), np.int64)
-    term = _first_terminal(flat, offsets, start, row, terminals)
+    term = _first_terminal(flat, row_end, start, terminals)
     stop = np.where(term >= 0, term + 1, row_end)
     last_in_row = np.r_[row[1:] != row[:-1], True]
     unclosed = term < 0
@@ -85,8 +114,16 @@ def find_turns(
         for j in range(k):
             has[has] = flat[stop[has] + j] == trailer[j]
         stop = stop + has * k
+    stop = _absorb_closings(flat, stop, row_end, terminals)
     if multi_block:
-        joins = np.r_[False, (row[1:] == row[:-1]) & (pos[1:] == stop[:-1])]
+        adjacent = pos[1:] == stop[:-1]
+        if block_gap is not None and len(block_gap):
+            k = len(block_gap)
+            gap = (pos[1:] == stop[:-1] + k) & (stop[:-1] + k <= row_end[:-1])
+            for j in range(k):
+                gap[gap] = flat[stop[:-1][gap] + j] == block_gap[j]
+            adjacent |= gap
+        joins = np.r_[False, (row[1:] == row[:-1]) & adjacent]
         first = np.flatnonzero(~joins)
         last = np.r_[first[1:] - 1, len(pos) - 1]
         start, stop, row = start[first], stop[last], row[first]

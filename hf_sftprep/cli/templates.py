@@ -38,3 +38,29 @@ def describe(tokenizer) -> str:
     lines = [spec.describe()]
     lines += [f"  {k}: {v!r}" for k, v in spec.to_dict().items()]
     return "\n".join(lines)
+
+
+def families_table(cache_dir: str) -> str:
+    """The markdown table for the published templates outside TRL's folder (one row per named template)
+    and the real Mistral tokenizers."""
+    from ..templates.probe import with_template
+    from ..testing_families import FAMILIES, MISTRAL_KINDS, family_tokenizer, mistral_tokenizer
+
+    rows = []
+    for name in FAMILIES:
+        tok = family_tokenizer(name, cache_dir)
+        if isinstance(tok.chat_template, dict):
+            for label in ("default", "tool_use"):
+                if label in tok.chat_template:
+                    rows.append(_probed_row(f"{name} ({label})", with_template(tok, label)))
+        else:
+            rows.append(_probed_row(name, tok))
+    rows += [_probed_row(f"Mistral {kind} (real tokenizer)", mistral_tokenizer(kind, cache_dir)) for kind in MISTRAL_KINDS]
+    return HEADER + "\n" + "\n".join(rows)
+
+
+def _probed_row(name: str, tokenizer) -> str:
+    try:
+        return spec_row(name, probe_template(tokenizer))
+    except Exception as err:  # a template the probe refuses is listed with its reason
+        return f"| {name} | refused: {str(err).split('. ')[0]} | | | |"

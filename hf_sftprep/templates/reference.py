@@ -169,8 +169,10 @@ def conversation_openers(render: Render, pattern: re.Pattern | None, probe: str)
         if text is None or multi is None:
             continue
         stop = text.find(probe)
+        # recurring within the conversation: an EOS that doubles as BOS recurs only at the very end
+        inner = multi[: multi.rfind(probe + "a")]
         for m in pattern.finditer(text, 0, max(stop, 0)):
-            if multi.count(m.group()) >= 2:
+            if inner.count(m.group()) >= 2:
                 return {m.group()}
         return set()
     return set()

@@ -20,20 +20,37 @@ import re
 from collections.abc import Mapping
 
 _TEXT_KEYS = ("content", "reasoning_content", "thinking", "reasoning")
-_EDGE = re.compile(r"^(\s*)(.*?)(\s*)$", re.S)
+
+
+def _edges(part: str) -> tuple[str, str, str]:
+    """(leading whitespace, core, trailing whitespace), without a regex over the whole text."""
+    core = part.strip()
+    if not core:
+        return part, "", ""
+    lead = len(part) - len(part.lstrip())
+    trail = len(part.rstrip())
+    return part[:lead], core, part[trail:]
 
 
 def _pieces(text: str, split: re.Pattern | None) -> tuple:
-    """Structure of a text: added-token strings kept, each other piece as (leading ws, trailing ws)."""
-    parts = split.split(text) if split is not None else [text]
-    out = []
-    for k, part in enumerate(parts):
-        if k % 2:  # a captured added token
-            out.append(("tok", part))
-        elif part:
-            lead, core, trail = _EDGE.match(part).groups()
-            out.append((lead, trail) if core else ("ws", part))
-    return tuple(out)
+    """Structure of a text: added-token strings kept; each other piece as whether it is blank, and whether
+    whitespace leads and trails it (a template may strip or test it; which whitespace it is only matters to
+    tokenization, which every row's own token checks handle)."""
+    # most texts hold no added token; the alternation of every added token is only run when one may occur
+    if split is None or not _may_hold_token(text, split):
+        return (_shape_of(text),) if text else ()
+    return tuple(("tok", part) if k % 2 else _shape_of(part) for k, part in enumerate(split.split(text)) if part)
+
+
+def _shape_of(part: str) -> tuple[bool, bool, bool]:
+    return part.isspace(), part[:1].isspace(), part[-1:].isspace()
+
+
+def _may_hold_token(text: str, split: re.Pattern) -> bool:
+    firsts = getattr(split, "_firsts", None)
+    if firsts is None:
+        return True
+    return any(c in text for c in firsts)
 
 
 def _value_shape(value, split):
@@ -55,7 +72,15 @@ def _call_shape(call: Mapping) -> tuple:
 def shape_key(messages: list[dict], trained: list[bool], tools, split: re.Pattern | None) -> tuple:
     """A hashable key that is equal for two conversations exactly when their sentinel conversations are."""
     out = []
+    firsts = split._firsts if isinstance(split, _Splitter) else None
     for m, t in zip(messages, trained):
+        c = m.get("content")
+        # the common message, role and plain text only, inline: this runs for every row
+        if len(m) == 2 and type(c) is str and firsts is not None and (
+            not any(f in c for f in firsts) or len(split.split(c)) == 1
+        ):
+            out.append((m["role"], t, c.isspace(), c[:1].isspace(), c[-1:].isspace()))
+            continue
         fields = []
         for k in sorted(m):
             v = m[k]
@@ -95,7 +120,7 @@ def _sentinel_text(text: str, split, make: _Sentinels, found: list[str]) -> str:
         if k % 2 or not part:
             out.append(part)
             continue
-        lead, core, trail = _EDGE.match(part).groups()
+        lead, core, trail = _edges(part)
         if not core:
             out.append(part)
             continue
@@ -172,4 +197,15 @@ def added_token_splitter(tokenizer) -> re.Pattern | None:
     found = {t.content for t in tokenizer.added_tokens_decoder.values() if t.content}
     if not found:
         return None
-    return re.compile("(" + "|".join(re.escape(s) for s in sorted(found, key=lambda s: (-len(s), s))) + ")")
+    return _Splitter("(" + "|".join(re.escape(s) for s in sorted(found, key=lambda s: (-len(s), s))) + ")", found)
+
+
+class _Splitter:
+    """A compiled splitter plus the first characters of its tokens (a cheap test before the regex)."""
+
+    def __init__(self, source: str, tokens: set[str]):
+        self._re = re.compile(source)
+        self._firsts = frozenset(t[0] for t in tokens)
+
+    def split(self, text: str) -> list[str]:
+        return self._re.split(text)

@@ -157,6 +157,7 @@ class SFTPreprocessor:
             )
             self._appended_ids = np.asarray(spec.appended_ids, dtype=np.int64)
             self._block_gap_ids = np.asarray(spec.block_gap_ids, dtype=np.int64)
+            self._result_ids = np.asarray(spec.result_opener_ids, dtype=np.int64)
         self._specials = special_pattern(tokenizer)
         self._split = split_pattern(special_strings(tokenizer)) if dedupe_pieces else None
         if self._split is not None and not piece_independent(tokenizer, self._split, special_strings(tokenizer)):
@@ -429,6 +430,7 @@ class SFTPreprocessor:
             spec.multi_block,
             self._appended_ids,
             self._block_gap_ids,
+            self._result_ids,
         )
         expected = np.fromiter((len(t) for t in targets), dtype=np.int64, count=len(targets))
         exact = broken | (np.bincount(spans.row, minlength=len(targets)) != expected)

@@ -287,6 +287,25 @@ def _block_terminals(probe: _Probe, marker: str) -> set[str]:
     return {found} if found else set()
 
 
+def _result_opener(probe: _Probe, marker: str) -> str:
+    """The special-led text that ends a tool result where the answer after it has no opener of its own
+    (``[/TOOL_RESULTS]``, ``<｜tool▁outputs▁end｜>``); "" when the answer has its marker. It must occur once,
+    right after the result, so it opens exactly that answer."""
+    text = probe.tool_hist
+    if text is None:
+        return ""
+    r = text.find(_RESULT)
+    a2 = text.find(_A2, r) if r >= 0 else -1
+    if a2 < 0:
+        return ""
+    between = text[r + len(_RESULT) : a2]
+    spans = probe.sp.spans(between)
+    if marker in between or not spans:
+        return ""
+    candidate = between[spans[-1][0] : spans[-1][1]]  # whitespace after it is the answer's (' A2')
+    return candidate if text.count(candidate) == 1 else ""
+
+
 def _block_gap(probe: _Probe, marker: str, terminals: set[str]) -> str:
     """Whitespace the template writes between one block's closing and the next block's marker of the
     same message (``<|im_end|>\\n<|im_start|>assistant``); "" when the blocks are adjacent."""
@@ -387,6 +406,8 @@ def probe_template(
         needs_tools=tools is not None,
         template_name=template_name if isinstance(template, dict) else None,
     )
+    if spec.renders_tool_calls and assistant_header is None:
+        spec = replace(spec, result_opener=_result_opener(probe, marker))
     spec = replace(spec, tool_rounds=spec.renders_tool_calls and _self_check(spec, probe, tools=True))
     if not _self_check(spec, probe, tools=False):
         raise TemplateError(
@@ -469,9 +490,11 @@ def _with_ids(tokenizer, spec: TemplateSpec, probe: _Probe) -> TemplateSpec:
     special_ids = set(tokenizer.all_special_ids) | {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
     prompt_ids, marker_ids = _encode(tokenizer, spec.prompt), _encode(tokenizer, spec.marker)
     terminal_ids = tuple(_encode(tokenizer, t) for t in spec.terminals)
+    result_ids = _encode(tokenizer, spec.result_opener) if spec.result_opener else ()
     ok = (
         bool(marker_ids)
         and marker_ids[0] in special_ids
+        and (not result_ids or result_ids[0] in special_ids)
         and prompt_ids[: len(marker_ids)] == marker_ids
         and all(len(t) == 1 and t[0] in special_ids for t in terminal_ids)
     )
@@ -488,6 +511,7 @@ def _with_ids(tokenizer, spec: TemplateSpec, probe: _Probe) -> TemplateSpec:
         trailer_ids=_ids_at_end(tokenizer, probe.plain_last or "", spec.trailer),
         appended_ids=_ids_at_end(tokenizer, probe.full_last or "", spec.appended),
         block_gap_ids=_encode(tokenizer, spec.block_gap) if spec.block_gap else (),
+        result_opener_ids=_encode(tokenizer, spec.result_opener) if spec.result_opener else (),
         token_search=ok,
     )
 

@@ -116,7 +116,8 @@ def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, 
     if before is None or as_last is None:
         return None
     prev = _last_end_before(full, anchors[:j], len(full))
-    own = _bounds(full, anchors[j], prev[0] if prev else 0)
+    own = _bounds(full, anchors[j], prev[0] if prev else 0) or _bounds(full, anchors[j])  # a tool name may
+    # also occur later (a tools block written before the last user turn)
     if own is not None:
         prev = _last_end_before(full, anchors[:j], own[0])
     if prev is None:  # nothing rendered before it holds a sentinel: compare from the start
@@ -130,16 +131,20 @@ def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, 
     limit = own[0] if own else len(full)
     agree = min(common_prefix_len(full, before[p_before:], p_full), limit - p_full)
     start = _off_special(full, p_full + agree, pattern)
-    plain = render(messages[:j], False)
-    prompt_at = _off_special(before, common_prefix_len(before, plain), pattern) if plain is not None else len(before)
-    if p_before + agree < prompt_at < len(before):
-        # the earlier messages render differently when an answer follows (a tool turn's closing), so the
-        # texts part before the generation prompt: the answer starts after that prompt's text instead
-        gen = before[prompt_at:]
-        at = full.find(gen, p_full, limit) if gen else -1
-        if at < 0:
-            return None
-        start = at + len(gen)
+    rest = before[p_before + agree :]
+    if rest and pattern is not None:
+        # the prefix rendering goes on past the point where the texts part (a tool block whose closing is
+        # written differently when an answer follows): the answer starts after the longest special-led
+        # end of that rest which the full rendering holds before the answer
+        specials = list(pattern.finditer(rest))
+        tail_end = specials[-1].end() if specials else len(rest)
+        for m in specials:
+            # with what follows its last special token (a newline), then without it
+            found = [(at, len(c)) for c in (rest[m.start() :], rest[m.start() : tail_end])
+                     if (at := full.find(c, start, limit)) >= 0]
+            if found:
+                start = found[0][0] + found[0][1]
+                break
     # as the last message, its own rendering is where its sentinels occur last (tool names also occur
     # earlier, in the tools block)
     ends_last = [p + len(a) for a in anchors[j] if (p := as_last.rfind(a)) >= 0]

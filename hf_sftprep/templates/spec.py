@@ -41,6 +41,8 @@ class TemplateSpec:
         openings: the lengths of ``prompt`` that probe turns opened with (the whole prompt, and shorter
             ones such as a history turn's): a turn never opens with another part of it, so an answer whose
             first characters happen to continue the prompt (``<b>`` after a prompt ending ``<think>``) keeps them.
+        result_opener: where an answer after a tool result has no opener of its own, the text that closes
+            the result and opens that answer (``[/TOOL_RESULTS]``); "" otherwise.
         block_gap: whitespace between two blocks of one message (``multi_block``), merged like adjacent ones.
         prompt_specials: character spans of the special tokens inside ``prompt``: a turn opening with only
             part of the prompt never ends inside one (``<|START_THINKING|>`` vs ``<|START_RESPONSE|>``).
@@ -70,6 +72,8 @@ class TemplateSpec:
     prompt_specials: tuple[tuple[int, int], ...] = ()
     block_gap: str = ""
     openings: tuple[int, ...] = ()
+    result_opener: str = ""
+    result_opener_ids: tuple[int, ...] = ()
     block_gap_ids: tuple[int, ...] = ()
     needs_tools: bool = False
     template_name: str | None = None
@@ -107,6 +111,8 @@ class TemplateSpec:
             out.append("one message may render as several blocks: trained as one turn")
         if self.appended:
             out.append(f"every rendering ends with {quote(self.appended)}: never trained")
+        if self.result_opener:
+            out.append(f"an answer after a tool result opens after {quote(self.result_opener)}")
         if self.needs_tools:
             out.append("renders only conversations with tools")
         return out

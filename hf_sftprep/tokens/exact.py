@@ -39,6 +39,16 @@ def _whole_specials(k: int, spec) -> int:
     return k
 
 
+def _find_opener(text: str, spec, at: int) -> tuple[int, bool]:
+    """Position of the next turn opening at or after ``at``, and whether it is a tool result's closing."""
+    pos = text.find(spec.marker, at)
+    result = getattr(spec, "result_opener", "")
+    r = text.find(result, at) if result else -1
+    if r >= 0 and (pos < 0 or r < pos):
+        return r, True
+    return pos, False
+
+
 def _close(row: int, text: str, start: int, spec, nxt: int) -> int:
     """End of the turn opened at ``start``: the end of its first terminal (or of the text, open_end)."""
     hits = [(p, t) for p, t in ((text.find(t, start), t) for t in spec.terminals) if p >= 0]
@@ -82,10 +92,13 @@ def turn_char_spans(row: int, text: str, spec, expected: int) -> list[tuple[int,
     appended = getattr(spec, "appended", "")
     if appended and text.endswith(appended):  # appended to every rendering: part of no turn
         text = text[: len(text) - len(appended)]
-    pos = text.find(spec.marker)
+    pos, after_result = _find_opener(text, spec, 0)
     while pos >= 0:
-        start = pos + _whole_specials(common_prefix_len(text, spec.prompt, pos), spec)
-        nxt = text.find(spec.marker, start)
+        if after_result:  # an answer after a tool result opens with the result's closing
+            start = pos + len(spec.result_opener)
+        else:
+            start = pos + _whole_specials(common_prefix_len(text, spec.prompt, pos), spec)
+        nxt, _ = _find_opener(text, spec, start)
         stop = _close(row, text, start, spec, nxt)
         if nxt < 0 and spec.trailer and text.startswith(spec.trailer, stop):
             stop += len(spec.trailer)
@@ -94,7 +107,7 @@ def turn_char_spans(row: int, text: str, spec, expected: int) -> list[tuple[int,
             blocks[-1] = (blocks[-1][0], blocks[-1][1], stop)
         else:
             blocks.append((pos, start, stop))
-        pos = text.find(spec.marker, stop)
+        pos, after_result = _find_opener(text, spec, stop)
     if len(blocks) != expected:
         raise RowError(
             row,

@@ -71,6 +71,7 @@ def find_turns(
     multi_block: bool = False,
     appended: np.ndarray | None = None,
     block_gap: np.ndarray | None = None,
+    result_opener: np.ndarray | None = None,
 ) -> tuple[Spans, np.ndarray, np.ndarray]:
     """Trained spans of every assistant turn, per-row ``broken`` flags, and partial-opener positions.
 
@@ -93,11 +94,27 @@ def find_turns(
     ends = _ends_before_appended(flat, offsets, appended)
     keep = pos < ends[row] if len(pos) else np.zeros(0, bool)
     pos, row = pos[keep], row[keep]
-    if len(pos) == 0:
+    if len(pos) == 0 and (result_opener is None or len(result_opener) == 0):
         return Spans(empty, empty, empty), broken, np.zeros((2, 0), np.int64)
     row_end = ends[row]
     matched = _extend_openers(flat, row_end, pos, len(marker), prompt)
-    start = pos + matched
+    if result_opener is not None and len(result_opener):
+        # answers after a tool result open with the result's closing ([/TOOL_RESULTS]): no prompt follows
+        r_pos, r_row = find_pattern(flat, offsets, result_opener)
+        ok = r_pos < ends[r_row] if len(r_pos) else np.zeros(0, bool)
+        r_pos, r_row = r_pos[ok], r_row[ok]
+        order = np.argsort(np.r_[pos, r_pos], kind="stable")
+        full = np.full(len(r_pos), len(prompt), dtype=np.int64)  # counted as a whole prompt: no partial check
+        pos, row = np.r_[pos, r_pos][order], np.r_[row, r_row][order]
+        shift = np.r_[np.zeros(len(matched), np.int64), len(result_opener) - full]
+        matched = np.r_[matched, full][order]
+        extra = shift[order]
+        if len(pos) == 0:
+            return Spans(empty, empty, empty), broken, np.zeros((2, 0), np.int64)
+        row_end = ends[row]
+    else:
+        extra = np.zeros(len(pos), dtype=np.int64)
+    start = pos + matched + extra
     is_partial = (matched < len(prompt)) & (start < row_end)  # an empty turn at a row's end has no next token
     partial = np.stack([start[is_partial], matched[is_partial]]) if is_partial.any() else np.zeros((2, 0), np.int64)
     term = _first_terminal(flat, row_end, start, terminals)

@@ -78,6 +78,11 @@ def generation_prompt(tokenizer, messages: list[dict], tools) -> str:
     return with_prompt[a["offset_mapping"][n][0] :] if n < len(a["input_ids"]) else ""
 
 
+def _added_re(tokenizer) -> re.Pattern:
+    added = sorted({t.content for t in tokenizer.added_tokens_decoder.values() if t.content}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, added)))
+
+
 def _special_re(tokenizer) -> re.Pattern:
     specials = sorted({t.content for t in tokenizer.added_tokens_decoder.values() if t.special}, key=len, reverse=True)
     return re.compile("|".join(map(re.escape, specials)))
@@ -95,7 +100,7 @@ def _merge(spans: list[tuple[int, int]], text: str) -> list[tuple[int, int]]:
     return [tuple(m) for m in merged]
 
 
-def _start(text: str, a: int, prompts: list[str]) -> int:
+def _start(text: str, a: int, prompts: list[str], added: re.Pattern) -> int:
     """After the longest prefix of a generation prompt that starts at or before ``a`` and reaches ``a``."""
     best_k, best_r = 0, a
     for prompt in prompts:
@@ -103,6 +108,11 @@ def _start(text: str, a: int, prompts: list[str]) -> int:
             k = 0
             while k < len(prompt) and h + k < len(text) and text[h + k] == prompt[k]:
                 k += 1
+            inside = [m.start() for m in added.finditer(prompt) if m.start() < k < m.end()]
+            if h + k > a and inside:
+                # a match ending inside one of the prompt's added tokens is no opening: an answer whose first
+                # characters happen to continue the prompt ('<b>' after '<｜Assistant｜>' vs '<think>') keeps them
+                k = inside[0]
             if h + k >= a and k > best_k:
                 best_k, best_r = k, h + k
     return best_r
@@ -132,7 +142,7 @@ def trained_regions(twin_tokenizer, messages: list[dict], tools) -> tuple[str, l
     special = _special_re(twin_tokenizer)
     regions = []
     for a, b in _merge(spans, text):
-        r = _start(text, a, prompts)
+        r = _start(text, a, prompts, _added_re(twin_tokenizer))
         if r < b:
             regions.append((r, _end(text, r, b, special)))
     return text, regions

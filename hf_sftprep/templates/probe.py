@@ -219,7 +219,9 @@ class _Probe:
         start = text.rfind(self.lead, 0, anchor)
         if start < 0:
             return 0
-        return self.sp.back_off(self.prompt, common_prefix_len(text[start:anchor], self.prompt))
+        k = self.sp.back_off(self.prompt, common_prefix_len(text[start:anchor], self.prompt))
+        # nor inside a special token of the text: '<' of '<｜tool▁calls▁begin｜>' continuing '<think>' opens nothing
+        return self.sp.back_off(text, start + k) - start
 
     def samples(self):
         """(text, anchor start, anchor end, next content or None) for each rendered probe turn."""
@@ -363,9 +365,7 @@ def probe_template(
     openers = conversation_openers(quiet, sp.pattern, "zq0x")
     appended = _appended(_common_suffix(*_endings(quiet)), prompt, sp, openers)
     probe = _Probe(tokenizer, prompt, sp, appended, tools)
-    # an opening ends at a prompt token's end: '<' of '<｜tool▁calls▁begin｜>' continuing '<think>' is no opening
-    ends = [0] + [e for _, e in tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]]
-    openers_found = [max(e for e in ends if e <= probe.opener(text, start)) for text, start, _, _ in probe.samples()]
+    openers_found = [probe.opener(text, start) for text, start, _, _ in probe.samples()]
     openers_found = [k for k in openers_found if k > 0]
     if not openers_found:
         raise TemplateError(

@@ -1,0 +1,77 @@
+"""Regression tests for issue 19 (hardening, round 2): each test_item<N> fails on the code before its fix."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from datasets import Dataset
+
+from hf_sftprep import SFTPrepError, build_mixture
+
+
+def chat(i: int, **extra) -> dict:
+    return {**extra, "messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"answer {i}"}]}
+
+
+def write_jsonl(path, rows) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+@pytest.fixture
+def tok_path(tok_dir, smollm):
+    return str(tok_dir / "smollm2_tokenizer")
+
+
+# -- 1. the mixture's test split ------------------------------------------------------------------
+def test_item1_mixture_test_split_holds_no_training_rows(tmp_path, tok_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [chat(i) for i in range(12)])
+    b = write_jsonl(tmp_path / "b.jsonl", [chat(i) for i in range(10, 14)])  # rows 10, 11 equal a's
+    for dedupe in (True, False):
+        ds, report = build_mixture({"tokenizer": tok_path, "seed": 0, "dedupe": dedupe, "test_size": 0.25,
+                                    "sources": [{"path": a, "epochs": 3}, {"path": b}]}, return_report=True)
+        train = {tuple(x) for x in ds["train"]["input_ids"]}
+        test = [tuple(x) for x in ds["test"]["input_ids"]]
+        assert [t in train for t in test] == [False] * 4  # ceil(0.25 * 14 distinct rows)
+        assert len(set(test)) == 4  # each test row once, though a's rows are repeated 3 times
+        # a's 12 rows x 3 epochs + b's 2 new rows (4 without dedupe), less 3 copies of each of the 4 test rows
+        assert (ds["train"].num_rows, ds["test"]["source"]) == (26 if dedupe else 28, ["a"] * 4)
+    assert report.to_dict()["split"].startswith("the test rows are drawn (seed 0) from the mixture's distinct rows "
+                                                "before epochs repeat any row")
+    assert "split: the test rows are drawn" in report.summary()
+
+
+# -- 7, 8, 9. build_mixture crashes -----------------------------------------------------------------
+def test_item7_a_source_with_every_row_dropped_leaves_the_mixture_intact(tmp_path, tok_path):
+    good = write_jsonl(tmp_path / "good.jsonl", [chat(i, id=f"g{i}") for i in range(3)])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "b", "messages": [{"role": "user", "content": "x"}]}] * 2)
+    ds, report = build_mixture({"tokenizer": tok_path, "on_invalid": "drop", "shuffle": False,
+                                "sources": [{"path": good}, {"path": bad}]}, return_report=True)
+    assert ds.column_names == ["id", "input_ids", "labels", "length", "source"]
+    assert (ds["id"], ds["source"]) == (["g0", "g1", "g2"], ["good"] * 3)
+    assert report.sources["bad"]["dropped"] == {"no_assistant": 2} and report.sources["bad"]["rows_out"] == 0
+    with pytest.raises(SFTPrepError, match=r"^recipe: every row of every source was dropped \('bad': "
+                                           r"\{'no_assistant': 2\}\); nothing to mix"):
+        build_mixture({"tokenizer": tok_path, "on_invalid": "drop", "sources": [{"path": bad}]})
+
+
+def test_item8_system_prompt_on_content_parts(tmp_path, tok_path, smollm):
+    rows = [{"messages": [{"role": "user", "content": [{"type": "text", "text": f"q{i}"}]},
+                          {"role": "assistant", "content": [{"type": "text", "text": f"a{i}"}]}]} for i in range(2)]
+    ds = build_mixture({"tokenizer": tok_path, "shuffle": False,
+                        "sources": [{"path": write_jsonl(tmp_path / "parts.jsonl", rows), "system_prompt": "Be brief."}]})
+    assert smollm.decode(ds[0]["input_ids"]) == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nq0<|im_end|>\n"
+                                                 "<|im_start|>assistant\na0<|im_end|>\n")
+
+
+def test_item9_test_size_at_or_above_the_rows_is_a_recipe_error(tmp_path, tok_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [chat(i) for i in range(12)])
+    b = write_jsonl(tmp_path / "b.jsonl", [chat(i) for i in range(3)])
+    for size in (12, 15):
+        with pytest.raises(SFTPrepError, match=rf"^recipe: test_size: {size} asks for {size} test rows, but the sources "
+                                               r"hold 12 distinct rows after drops, dedupe and shares \('a' 12, 'b' 0\), "
+                                               r"so the train split would be empty; lower test_size to at most 11"):
+            build_mixture({"tokenizer": tok_path, "dedupe": True, "test_size": size,
+                           "sources": [{"path": a}, {"path": b}]})

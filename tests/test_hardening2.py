@@ -6,9 +6,9 @@ import json
 import logging
 
 import pytest
-from datasets import Dataset
+from datasets import Dataset, IterableDataset
 
-from hf_sftprep import SFTPrepError, build_mixture
+from hf_sftprep import SFTPrepError, SFTPreprocessor, build_mixture, prepare
 
 
 def chat(i: int, **extra) -> dict:
@@ -75,3 +75,32 @@ def test_item9_test_size_at_or_above_the_rows_is_a_recipe_error(tmp_path, tok_pa
                                                r"so the train split would be empty; lower test_size to at most 11"):
             build_mixture({"tokenizer": tok_path, "dedupe": True, "test_size": size,
                            "sources": [{"path": a}, {"path": b}]})
+
+
+# -- 3. eot_truncated counts only a cut final end-of-turn ---------------------------------------------
+def test_item3_left_truncation_of_an_earlier_turn_keeps_the_final_end_of_turn(smollm):
+    messages = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "first answer here"},
+                {"role": "user", "content": "again"}, {"role": "assistant", "content": "second"}]
+    full = SFTPreprocessor(smollm, emit_meta=True)({"messages": [messages]}, [0]).to_pydict()
+    assert full["length"] == [49]  # the template's default system prompt comes first; ids 31-34 "first answer here<|im_end|>"
+    rows = []
+    for side, max_length in (("left", 14), ("right", 40), ("right", 48)):
+        pre = SFTPreprocessor(smollm, emit_meta=True, max_length=max_length, truncation_side=side)
+        out = pre({"messages": [messages]}, [0]).to_pydict()
+        rows.append((out["eot_truncated"][0], out["trained_truncated"][0]))
+    # left 14: the first answer's <|im_end|> is cut, the final one is kept; right 48: only the final "\n" is cut
+    assert rows == [(False, True), (True, True), (False, False)]
+
+
+# -- 4. streaming keeps the user's columns --------------------------------------------------------------
+def test_item4_streaming_keeps_user_columns_like_the_plain_path(smollm):
+    rows = [chat(i, id=f"r{i}", meta={"n": i}) for i in range(6)]
+    rows[2] = {"id": "r2", "meta": {"n": 2}, "messages": [{"role": "user", "content": "no answer"}]}
+    plain = prepare(Dataset.from_list(rows), smollm, on_invalid="drop")
+    assert plain.column_names == ["id", "meta", "input_ids", "labels", "length"]
+    typed = Dataset.from_list(rows).to_iterable_dataset()
+    untyped = IterableDataset.from_generator(lambda: iter(rows))  # column names known only from the first row
+    for source in (typed, untyped):
+        streamed = list(prepare(source, smollm, on_invalid="drop", batch_size=4))
+        assert [r["id"] for r in streamed] == ["r0", "r1", "r3", "r4", "r5"]
+        assert streamed == plain.to_list()

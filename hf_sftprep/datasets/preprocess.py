@@ -407,11 +407,14 @@ class SFTPreprocessor:
             if strategy == "drop":
                 reasons.update((int(k), "too_long") for k in over)
             else:
-                ends = trained & np.isin(flat, self._end_ids(stanford))
-                before, ends_before = count_per_row(trained, offsets), count_per_row(ends, offsets)
-                index, offsets, _ = truncate(offsets, max_length, self.options["truncation_side"])
-                flat, trained, ends = flat[index], trained[index], ends[index]
-                cuts = (count_per_row(ends, offsets) < ends_before, count_per_row(trained, offsets) < before)
+                before = count_per_row(trained, offsets)
+                last_end = _last_per_row(trained & np.isin(flat, self._end_ids(stanford)), offsets)
+                index, new_offsets, _ = truncate(offsets, max_length, self.options["truncation_side"])
+                kept = np.zeros(len(flat) + 1, dtype=bool)  # slot len(flat): rows without a trained end-of-turn
+                kept[index], kept[-1] = True, True
+                flat, trained, offsets = flat[index], trained[index], new_offsets
+                # only the row's final end-of-turn counts: left truncation may cut earlier turns' ends harmlessly
+                cuts = (~kept[last_end], count_per_row(trained, offsets) < before)
         n_trained = count_per_row(trained, offsets)
         for k in np.flatnonzero(n_trained == 0):
             reasons.setdefault(int(k), "no_trained_tokens")
@@ -470,6 +473,21 @@ def _rows(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     out = np.empty(len(offsets) - 1, dtype=object)
     for i, part in enumerate(np.split(flat, offsets[1:-1]) if len(out) else []):
         out[i] = part
+    return out
+
+
+def _last_per_row(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per row, the flat position of its last True in ``mask``, or ``len(mask)`` when it has none.
+
+    Example:
+        >>> _last_per_row(np.array([1, 0, 1, 0, 0], bool), np.array([0, 3, 5])).tolist()
+        [2, 5]
+    """
+    out = np.full(len(offsets) - 1, len(mask), dtype=np.int64)
+    hits = np.flatnonzero(mask)
+    rows = np.searchsorted(offsets, hits, side="right") - 1
+    last = np.r_[rows[1:] != rows[:-1], True] if len(rows) else np.zeros(0, bool)
+    out[rows[last]] = hits[last]
     return out
 
 

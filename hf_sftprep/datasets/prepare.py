@@ -219,7 +219,7 @@ class _PromptBuilder:
             pre._check_specials(row, [{"role": "user", "content": prompt}, {"role": "assistant", "content": ref}], chat=False)
             return prompt, ref, None
         conv = pre.conversation(fmt, row, record)
-        sanitize = pre._check_specials(row, conv.messages)
+        sanitize = pre._check_specials(row, conv.messages, tools=conv.tools)
         turns = [i for i, (m, trained) in enumerate(zip(conv.messages, conv.trained)) if trained and m["role"] == "assistant"]
         if not turns:  # normalization refuses such records already; kept so no ValueError can escape
             raise RowError(row, "no_assistant", "no trained assistant message; expected at least one to prompt for.")

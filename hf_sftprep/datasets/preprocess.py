@@ -22,7 +22,7 @@ from ..errors import RowError, SFTPrepError
 from ..records.alpaca import stanford_prompt
 from ..records.detect import check_choice, detect_format
 from ..records.dispatch import to_conversation, turn_flags
-from ..templates.controls import adapt_tool_calls, find_control_string
+from ..templates.controls import adapt_tool_calls, find_control_string, find_tool_control_string
 from ..templates.probe import probe_template, warn_if_eot_not_eos
 from ..templates.render import Renderer, special_pattern, special_strings
 from ..tokens.encode import encode_ids
@@ -150,21 +150,27 @@ class SFTPreprocessor:
         self.__init__(state["tokenizer"], **state["options"])
 
     # -- per-row validation and rendering ------------------------------------------------------
-    def _check_specials(self, row: int, messages: list[dict], chat: bool = True) -> bool:
+    def _check_specials(self, row: int, messages: list[dict], chat: bool = True, tools: list | None = None) -> bool:
         """True when the row holds control strings that the 'split' policy must encode as text."""
         policy = self.options["special_tokens_in_content"]
         if policy == "allow":
             return False
         hit = find_control_string(messages, self._specials)
-        if hit is None:
+        tool_hit = find_tool_control_string(tools, self._specials) if hit is None else None
+        if hit is None and tool_hit is None:
             return False
         if policy == "split" and chat:
             return True
-        i, field, text = hit
+        if hit is not None:
+            i, field, text = hit
+            where = f"message {i} ({messages[i]['role']}) field {field!r}"
+        else:
+            i, name, text = tool_hit
+            where = f"field 'tools': tool {i}" + (f" ({name!r})" if name else "")
         raise RowError(
             row,
             "special_token_in_content",
-            f"message {i} ({messages[i]['role']}) field {field!r} contains the control string {text!r}, which "
+            f"{where} contains the control string {text!r}, which "
             "would be tokenized as a real special token (an injected turn). Remove it from the data, pass "
             "special_tokens_in_content='split' (chat templates) to encode it as plain text, or 'allow' if it is intended.",
         )
@@ -216,7 +222,7 @@ class SFTPreprocessor:
         if self.spec is None:
             raise SFTPrepError("chat records need a tokenizer with a chat_template; set tokenizer.chat_template.")
         conv = self.conversation(fmt, row, record)
-        sanitize = self._check_specials(row, conv.messages)
+        sanitize = self._check_specials(row, conv.messages, tools=conv.tools)
         flags = turn_flags(conv, self.spec.multi_block, row)
         text = self._render(conv.messages, row=row, tools=conv.tools)
         dropped = sum(1 for r in conv.reasoning if r and r.strip() not in text) if any(conv.reasoning) else 0

@@ -153,3 +153,26 @@ def test_item5_control_strings_in_tools_are_refused_like_content(chatml_tools, c
     im_end = chatml_tools.convert_tokens_to_ids("<|im_end|>")
     # the injected text stays plain text: no more real <|im_end|> tokens than the clean record has
     assert list(split["input_ids"][0]).count(im_end) == list(clean["input_ids"][0]).count(im_end)
+
+
+# -- 6. a role that is a dict or a list; a lone surrogate -------------------------------------------------
+@pytest.mark.parametrize("role, shown", [({"a": 1}, "a dict as its role \\({'a': 1}\\)"), (["user"], "a list as its role \\(\\['user'\\]\\)")])
+def test_item6_a_dict_or_list_role_is_a_row_error(smollm, role, shown):
+    batch = {"messages": [[{"role": role, "content": "x"}, {"role": "assistant", "content": "y"}], chat(1)["messages"]]}
+    with pytest.raises(SFTPrepError, match=rf"^row 7: message 0 has {shown}; expected a string, one of system, user, "
+                                           r"assistant, tool, developer, function\. Fix the record, or drop such rows"):
+        SFTPreprocessor(smollm)(batch, [7, 8])
+    out = SFTPreprocessor(smollm, on_invalid="drop", emit_meta=True)(batch, [7, 8]).to_pydict()
+    assert out["drop_reason"] == ["unknown_role", ""]
+    sharegpt = {"conversations": [[{"from": role, "value": "x"}, {"from": "gpt", "value": "y"}]]}
+    with pytest.raises(SFTPrepError, match=r"^row 0: field 'conversations'\[0\] has a (dict|list) in 'from'"):
+        SFTPreprocessor(smollm)(sharegpt, [0])
+
+
+def test_item6_a_lone_surrogate_is_a_row_error(smollm):
+    batch = {"messages": [[{"role": "user", "content": "a\ud800"}, {"role": "assistant", "content": "ok"}], chat(1)["messages"]]}
+    with pytest.raises(SFTPrepError, match=r"^row 0: message 0 \(user\) field 'content' holds the lone surrogate "
+                                           r"'\\ud800', which is not valid Unicode"):
+        SFTPreprocessor(smollm)(batch, [0, 1])
+    out = SFTPreprocessor(smollm, on_invalid="drop", emit_meta=True)(batch, [0, 1]).to_pydict()
+    assert out["drop_reason"] == ["bad_text", ""]

@@ -10,6 +10,7 @@ list columns sharing one offsets buffer.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Literal
@@ -218,6 +219,7 @@ class SFTPreprocessor:
             pair = [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]
             self._check_specials(row, pair, chat=False)
             text = prompt + output + self.tokenizer.eos_token
+            _check_unicode(row, text, pair, None)
             return text, [(len(prompt), len(text))], None, 0
         if self.spec is None:
             raise SFTPrepError("chat records need a tokenizer with a chat_template; set tokenizer.chat_template.")
@@ -225,6 +227,7 @@ class SFTPreprocessor:
         sanitize = self._check_specials(row, conv.messages, tools=conv.tools)
         flags = turn_flags(conv, self.spec.multi_block, row)
         text = self._render(conv.messages, row=row, tools=conv.tools)
+        _check_unicode(row, text, conv.messages, conv.tools)
         dropped = sum(1 for r in conv.reasoning if r and r.strip() not in text) if any(conv.reasoning) else 0
         return text, flags, (conv.messages, conv.tools) if sanitize else None, dropped
 
@@ -480,6 +483,27 @@ def _rows(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     for i, part in enumerate(np.split(flat, offsets[1:-1]) if len(out) else []):
         out[i] = part
     return out
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_unicode(row: int, text: str, messages: list[dict], tools: list | None) -> None:
+    """Refuse a lone surrogate (e.g. from JSON's "\\ud800"): it is not UTF-8, so no tokenizer can encode it."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return
+    hit = find_control_string(messages, _SURROGATE)
+    where = f"message {hit[0]} ({messages[hit[0]]['role']}) field {hit[1]!r}" if hit else "field 'tools'"
+    if hit is None and find_tool_control_string(tools, _SURROGATE) is None:
+        where = "the rendered text"  # from the template itself
+    char = (hit[2] if hit else _SURROGATE.search(text).group()).encode("unicode_escape").decode()
+    raise RowError(
+        row,
+        "bad_text",
+        f"{where} holds the lone surrogate '{char}', which is not valid Unicode and cannot be encoded as UTF-8, "
+        "so the tokenizer cannot read it. Fix the text (e.g. re-decode the source with errors='replace'), or drop "
+        "such rows with on_invalid='drop'.",
+    )
 
 
 def _last_per_row(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:

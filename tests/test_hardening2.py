@@ -176,3 +176,36 @@ def test_item6_a_lone_surrogate_is_a_row_error(smollm):
         SFTPreprocessor(smollm)(batch, [0, 1])
     out = SFTPreprocessor(smollm, on_invalid="drop", emit_meta=True)(batch, [0, 1]).to_pydict()
     assert out["drop_reason"] == ["bad_text", ""]
+
+
+# -- 10. build_trainer on an empty prepared dataset ---------------------------------------------------------
+def test_item10_build_trainer_refuses_an_empty_dataset(smollm, caplog):
+    import transformers
+
+    from hf_sftprep import build_trainer
+
+    with caplog.at_level(logging.WARNING, logger="hf_sftprep"):
+        empty = prepare(Dataset.from_list([chat(i) for i in range(3)]), smollm, max_length=8)  # only prompt tokens fit
+    assert empty.num_rows == 0 and "dropped 3 of 3 rows: no_trained_tokens=3" in caplog.text
+    config = transformers.LlamaConfig(vocab_size=len(smollm), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64)
+    with pytest.raises(SFTPrepError, match=r"^train_dataset has 0 rows, so there is nothing to train on\. prepare\(\) "
+                                           r"drops the rows .* raise max_length \(or pass truncation_side='left'"):
+        build_trainer(transformers.LlamaForCausalLM(config), smollm, empty, lora=False, output_dir="unused")
+
+
+# -- 11. an unbatched map call -----------------------------------------------------------------------------
+def test_item11_an_unbatched_map_call_says_to_pass_batched(smollm):
+    raw = Dataset.from_list([chat(i, id=i) for i in range(3)])
+    fix = (r"\): it is a batched map function\. Call Dataset\.map\(SFTPreprocessor\(tok\), batched=True, "
+           r"with_indices=True, remove_columns=raw\.column_names\), or use prepare\(raw, tok\)\.$")
+    with pytest.raises(SFTPrepError, match=r"^SFTPreprocessor got one record, not a batch \(column 'id' holding one value" + fix):
+        raw.map(SFTPreprocessor(smollm), remove_columns=raw.column_names)
+    with pytest.raises(SFTPrepError, match=r"^SFTPreprocessor got one record, not a batch \(an int index \(0\)" + fix):
+        raw.map(SFTPreprocessor(smollm), with_indices=True, remove_columns=raw.column_names)
+    messages_only = raw.remove_columns("id")
+    with pytest.raises(SFTPrepError, match=r"^SFTPreprocessor got one record, not a batch \(a chat column holding one "
+                                           r"conversation's messages" + fix):
+        messages_only.map(SFTPreprocessor(smollm), remove_columns=["messages"])
+    out = raw.map(SFTPreprocessor(smollm), batched=True, with_indices=True, remove_columns=raw.column_names)
+    assert out.num_rows == 3

@@ -254,6 +254,7 @@ class SFTPreprocessor:
 
     # -- the batch function --------------------------------------------------------------------
     def __call__(self, batch: Mapping[str, list], indices: list[int] | None = None):
+        _check_batched(batch, indices)
         try:
             return self._process(batch, indices)
         except RowError as err:
@@ -483,6 +484,23 @@ def _rows(flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     for i, part in enumerate(np.split(flat, offsets[1:-1]) if len(out) else []):
         out[i] = part
     return out
+
+
+def _check_batched(batch: Mapping[str, list], indices) -> None:
+    """Refuse one record passed as a batch (``Dataset.map`` without ``batched=True``): its fields would be
+    read as rows, and valid records blamed for being dicts."""
+    one = next((c for c, v in batch.items() if isinstance(v, (str, bytes, int, float, bool, Mapping))), None)
+    if one is None and not isinstance(indices, int):
+        chats = [v for c, v in batch.items() if c in ("messages", "conversations") and isinstance(v, list) and v]
+        if not any(all(isinstance(m, Mapping) and ("role" in m or "from" in m) for m in v) for v in chats):
+            return
+    found = f"an int index ({indices})" if isinstance(indices, int) else (
+        f"column {one!r} holding one value" if one else "a chat column holding one conversation's messages")
+    raise SFTPrepError(
+        f"SFTPreprocessor got one record, not a batch ({found}): it is a batched map function. Call "
+        "Dataset.map(SFTPreprocessor(tok), batched=True, with_indices=True, remove_columns=raw.column_names), "
+        "or use prepare(raw, tok)."
+    )
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

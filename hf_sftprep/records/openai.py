@@ -71,7 +71,7 @@ def _role(row: int | None, i: int, message: dict, role_map: Mapping | None, keep
             "Add the role to every message, or drop such rows with on_invalid='drop'.",
         )
     found = message["role"]
-    if not isinstance(found, str):  # a dict or list would not even hash into role_map
+    if isinstance(found, (Mapping, list)):  # would not even hash into role_map
         raise RowError(
             row,
             "unknown_role",

@@ -90,7 +90,7 @@ def sharegpt_messages(row: int, conversations: object, role_map: Mapping[str, st
                 "For {role, content} dicts, name the column 'messages' (OpenAI format).",
             )
         source = turn["from"]
-        if not isinstance(source, str):  # a dict or list would not even hash into the role names
+        if isinstance(source, (Mapping, list)):  # would not even hash into the role names
             raise RowError(
                 row,
                 "unknown_role",

@@ -209,3 +209,74 @@ def test_item11_an_unbatched_map_call_says_to_pass_batched(smollm):
         messages_only.map(SFTPreprocessor(smollm), remove_columns=["messages"])
     out = raw.map(SFTPreprocessor(smollm), batched=True, with_indices=True, remove_columns=raw.column_names)
     assert out.num_rows == 3
+
+
+# -- 9, 12, 13, 15. the command line: one line, exit 2, flags named -------------------------------------------
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    from hf_sftprep.cli.main import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, "\n".join(line for line in err.splitlines() if line.startswith("hf-sftprep"))
+
+
+@pytest.fixture
+def chats_file(tmp_path):
+    rows = [chat(i) for i in range(6)]
+    rows[4] = {"messages": [{"role": "robot", "content": "beep"}, {"role": "assistant", "content": "boop"}]}
+    return write_jsonl(tmp_path / "chats.jsonl", rows)
+
+
+def test_item9_cli_recipe_test_size_too_large_exits_2(tmp_path, tok_path, capsys):
+    (tmp_path / "mix.json").write_text(json.dumps({"tokenizer": tok_path, "test_size": 12, "sources": [
+        {"path": write_jsonl(tmp_path / "a.jsonl", [chat(i) for i in range(12)])}]}))
+    code, _, err = run_cli(capsys, "build", "--recipe", tmp_path / "mix.json", "--out", tmp_path / "out")
+    assert code == 2 and err.startswith("hf-sftprep: error: recipe: test_size: 12 asks for 12 test rows")
+
+
+def test_item12_cli_user_mistakes_are_one_line_exit_2(tmp_path, tok_path, chats_file, capsys):
+    code, out, err = run_cli(capsys, "build", chats_file, "--tokenizer", tok_path, "--out", tmp_path / "p", "--num-proc", -1)
+    assert (code, out, err) == (2, "", "hf-sftprep: error: --num-proc -1: expected a positive number, e.g. --num-proc 4 "
+                                       "(leave it out for no limit).")
+    assert run_cli(capsys, "build", chats_file, "--tokenizer", tok_path, "--out", tmp_path / "p", "--on-invalid", "drop")[0] == 0
+    code, _, err = run_cli(capsys, "report", tmp_path / "p", "--out", tmp_path / "missing" / "r.html")
+    assert (code, err) == (2, f"hf-sftprep: error: --out {tmp_path / 'missing' / 'r.html'}: its folder "
+                              f"'{tmp_path / 'missing'}' does not exist; expected an HTML file path in an existing "
+                              "folder, e.g. --out report.html.")
+    # 13: a split the build does not have
+    code, out, err = run_cli(capsys, "inspect", tmp_path / "p", "--split", "test")
+    assert (code, out, err) == (2, "", f"hf-sftprep: error: --split test: {tmp_path / 'p'} has one split, train (it was "
+                                       "built without --test-size); drop --split, or rebuild with --test-size.")
+    code, _, err = run_cli(capsys, "report", tmp_path / "p", "--split", "test", "--out", tmp_path / "r.html")
+    assert code == 2 and err.startswith("hf-sftprep: error: --split test: ")
+
+
+def test_item15_cli_errors_name_cli_flags_and_the_flags_work(tmp_path, tok_path, chats_file, capsys):
+    code, _, err = run_cli(capsys, "build", chats_file, "--tokenizer", tok_path, "--out", tmp_path / "a")
+    assert code == 2 and err.endswith("Map custom roles with --role-map robot=assistant.")
+    code, _, err = run_cli(capsys, "build", chats_file, "--tokenizer", tok_path, "--out", tmp_path / "a", "--on-invalid",
+                           "drop", "--pack", 8)
+    assert code == 2 and err.endswith("Rebuild with --max-length 8 so every row fits, or pass --pack-overflow drop to "
+                                      "leave them out (counted in the report).")
+    code, out, _ = run_cli(capsys, "build", chats_file, "--tokenizer", tok_path, "--out", tmp_path / "a", "--pack", 0)
+    assert (code, out) == (2, "")  # refused before the prepare step prints its summary
+    code, out, _ = run_cli(capsys, "build", chats_file, "--tokenizer", tok_path, "--out", tmp_path / "b",
+                           "--role-map", "robot=user", "--assistant-header", "<|im_start|>assistant\n",
+                           "--end-of-turn", "<|im_end|>", "--pack", 128, "--pack-overflow", "drop")
+    assert code == 0 and "rows: 6 in, 6 out" in out
+    rows = [{"question": f"q{i}", "answer": f"a{i}"} for i in range(3)]
+    code, out, _ = run_cli(capsys, "build", write_jsonl(tmp_path / "qa.jsonl", rows), "--tokenizer", tok_path,
+                           "--out", tmp_path / "c", "--column-map", "user=question,assistant=answer")
+    assert code == 0 and "rows: 3 in, 3 out" in out
+    code, _, err = run_cli(capsys, "build", chats_file, "--tokenizer", tok_path, "--out", tmp_path / "d", "--role-map", "robot")
+    assert (code, err) == (2, "hf-sftprep: error: --role-map 'robot': expected NAME=NAME pairs separated by commas, e.g. "
+                              "--role-map human=user,gpt=assistant, or a JSON object.")
+
+
+def test_item15_flag_hints_rewrite_python_options():
+    from hf_sftprep.cli.hints import flag_hints
+
+    assert flag_hints("Pass assistant_header=... and end_of_turn=... explicitly.") == \
+        "Pass --assistant-header TEXT and --end-of-turn TEXT explicitly."
+    assert flag_hints("e.g. assistant_header='[/INST]'; column_map={'user': 'q', 'assistant': 'a'}") == \
+        "e.g. --assistant-header '[/INST]'; --column-map user=q,assistant=a"

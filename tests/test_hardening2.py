@@ -243,12 +243,20 @@ def test_item12_cli_user_mistakes_are_one_line_exit_2(tmp_path, tok_path, chats_
     assert (code, err) == (2, f"hf-sftprep: error: --out {tmp_path / 'missing' / 'r.html'}: its folder "
                               f"'{tmp_path / 'missing'}' does not exist; expected an HTML file path in an existing "
                               "folder, e.g. --out report.html.")
-    # 13: a split the build does not have
+
+
+def test_item13_cli_inspect_and_report_name_the_splits_that_exist(tmp_path, tok_path, chats_file, capsys):
+    assert run_cli(capsys, "build", chats_file, "--tokenizer", tok_path, "--out", tmp_path / "p", "--on-invalid", "drop")[0] == 0
     code, out, err = run_cli(capsys, "inspect", tmp_path / "p", "--split", "test")
     assert (code, out, err) == (2, "", f"hf-sftprep: error: --split test: {tmp_path / 'p'} has one split, train (it was "
                                        "built without --test-size); drop --split, or rebuild with --test-size.")
     code, _, err = run_cli(capsys, "report", tmp_path / "p", "--split", "test", "--out", tmp_path / "r.html")
     assert code == 2 and err.startswith("hf-sftprep: error: --split test: ")
+    assert run_cli(capsys, "build", chats_file, "--tokenizer", tok_path, "--out", tmp_path / "t", "--on-invalid", "drop",
+                   "--test-size", 2)[0] == 0
+    code, out, err = run_cli(capsys, "inspect", tmp_path / "t", "--split", "validation")
+    assert (code, out, err) == (2, "", f"hf-sftprep: error: --split validation: {tmp_path / 't'} has no such split; "
+                                       "it has train, test.")
 
 
 def test_item15_cli_errors_name_cli_flags_and_the_flags_work(tmp_path, tok_path, chats_file, capsys):

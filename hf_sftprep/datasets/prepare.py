@@ -6,7 +6,6 @@ import logging
 from collections import Counter
 
 import numpy as np
-import pyarrow as pa
 from datasets import Dataset, DatasetDict, concatenate_datasets, Features, IterableDataset, List, Value
 from datasets.fingerprint import Hasher
 

@@ -50,7 +50,7 @@ seed: 0
 dedupe: true
 on_invalid: drop
 sources:
-  - name: chats               # the shipped demo chats (200 rows, some repeated)
+  - name: chats               # the shipped demo chats (202 rows, some repeated)
     path: chats.jsonl
   - name: alpaca
     path: alpaca.json

@@ -41,7 +41,19 @@ def any_tok(request):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "zoo: every TRL template family against its generation-tagged twin (-m zoo)")
+    config.addinivalue_line("markers", "zoo: every TRL template family against its generation-tagged twin "
+                                       "(-m zoo; also marked slow)")
+
+
+SLOW_MARKERS = ("real_model", "bench", "zoo")
+SLOW_FILES = ("test_distributed.py",)  # each test starts a local Ray instance (~20-30 s)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the slow tests ``slow``, so that ``-m "not slow"`` skips them while developing; a plain run keeps them."""
+    for item in items:
+        if item.path.name in SLOW_FILES or any(item.get_closest_marker(m) for m in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

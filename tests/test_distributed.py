@@ -9,7 +9,7 @@ import pytest
 from datasets import load_dataset
 from helpers import random_conversation
 
-from hf_sftprep import SFTPrepError, prepare
+from hf_sftprep import RowError, SFTPrepError, prepare
 
 ray = pytest.importorskip("ray")
 
@@ -60,9 +60,35 @@ def test_ray_equals_prepare_with_drops_quietly_over_old_output(jsonl, smollm, to
     assert not ray.is_initialized()
 
 
-def test_ray_error_mode_raises_like_prepare(jsonl, smollm, tok_dir, tmp_path):
+def test_item2_ray_report_equals_prepare_field_by_field(smollm, tok_dir, tmp_path):
+    """Issue 19 item 2: truncation and reasoning counts came out 0 under Ray (a hand-copied meta-column list)."""
     from hf_sftprep.datasets.distributed import prepare_on_ray
 
-    with pytest.raises(Exception, match="no assistant message"):
-        prepare_on_ray(str(jsonl), str(tok_dir / "smollm2_tokenizer"), str(tmp_path / "out"), num_cpus=2)
+    rng = random.Random(1)
+    rows = [{"messages": random_conversation(rng)} for _ in range(200)]
+    for r in rows[:7]:  # SmolLM2's template does not render reasoning: 7 dropped turns (or fewer, if truncated away)
+        r["messages"][-1]["reasoning_content"] = "thinking it over"
+    rows[3] = {"messages": [{"role": "user", "content": "no answer"}]}
+    path = tmp_path / "chats.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    options = {"on_invalid": "drop", "max_length": 192}
+    _, expected = prepare(load_dataset("json", data_files=str(path), split="train"), smollm, return_report=True, **options)
+    _, got = prepare_on_ray(str(path), str(tok_dir / "smollm2_tokenizer"), str(tmp_path / "out"), num_cpus=2,
+                            batch_size=64, return_report=True, **options)
+    assert (expected.trained_truncated_rows, expected.reasoning_dropped_turns) == (76, 6)
+    assert got.to_dict() == expected.to_dict()
+
+
+def test_ray_error_mode_raises_like_prepare(jsonl, smollm, tok_dir, tmp_path):
+    """Issue 19 item 14: the row's own RowError (an SFTPrepError), numbered as prepare() numbers it."""
+    from hf_sftprep.datasets.distributed import prepare_on_ray
+
+    with pytest.raises(RowError) as expected:
+        prepare(load_dataset("json", data_files=str(jsonl), split="train"), smollm)
+    with pytest.raises(SFTPrepError) as got:
+        prepare_on_ray(str(jsonl), str(tok_dir / "smollm2_tokenizer"), str(tmp_path / "out"), num_cpus=2, batch_size=8)
+    assert type(got.value) is RowError and (got.value.row, got.value.reason) == (10, "no_assistant")
+    assert str(got.value) == str(expected.value)
+    assert str(got.value).startswith("row 10: field 'messages' has roles ['user'] and no assistant message")
+    assert "with_indices" not in str(got.value)
     assert not ray.is_initialized()

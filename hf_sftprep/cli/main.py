@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SFTPrepError
+from .hints import flag_hints, parse_mapping
 from .loading import CLIError, check_out_dir, load_records, load_tokenizer, open_prepared, save_prepared
 
 
@@ -32,6 +33,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=42)
     b.add_argument("--overwrite", action="store_true", help="replace a non-empty --out directory")
     b.add_argument("--pack", type=int, metavar="N", help="pack rows into sequences of at most N tokens (best-fit decreasing; use with --max-length N)")
+    b.add_argument("--pack-overflow", default="error", choices=["error", "drop"],
+                   help="rows longer than --pack N: refuse them (error) or leave them out, counted (drop)")
+    b.add_argument("--assistant-header", metavar="TEXT", help="the text before every answer, when the probe cannot find it")
+    b.add_argument("--end-of-turn", metavar="TEXT", help="the text that closes every answer, when the probe cannot find it")
+    b.add_argument("--role-map", metavar="A=B,...", help="rename roles, e.g. human=user,gpt=assistant (or a JSON object)")
+    b.add_argument("--column-map", metavar="ROLE=COLUMN,...",
+                   help="build messages from one column per role, e.g. user=question,assistant=answer (or JSON)")
+    b.add_argument("--truncation-side", default="right", choices=["right", "left"])
+    b.add_argument("--special-tokens-in-content", default="error", choices=["error", "split", "allow"])
 
     i = sub.add_parser("inspect", help="show which tokens of a prepared row are trained")
     i.add_argument("dir")
@@ -79,11 +89,17 @@ def _build(args) -> None:
     out = Path(args.out)
     check_out_dir(out, args.overwrite)
     _check_test_size(args.test_size)
-    raw = load_records(args.data, args.split)
-    tok = load_tokenizer(args.tokenizer, args.chat_template)
-    options = {"format": args.format, "on_invalid": args.on_invalid, "train_on": args.train_on}
+    for flag, value in (("--num-proc", args.num_proc), ("--max-length", args.max_length), ("--pack", args.pack)):
+        _check_positive(flag, value)
+    options = {"format": args.format, "on_invalid": args.on_invalid, "train_on": args.train_on,
+               "truncation_side": args.truncation_side, "special_tokens_in_content": args.special_tokens_in_content,
+               "assistant_header": args.assistant_header, "end_of_turn": args.end_of_turn,
+               "role_map": parse_mapping("--role-map", args.role_map),
+               "column_map": parse_mapping("--column-map", args.column_map)}
     if args.alpaca_prompt:
         options["alpaca_prompt"] = args.alpaca_prompt
+    raw = load_records(args.data, args.split)
+    tok = load_tokenizer(args.tokenizer, args.chat_template)
     if args.test_size is not None:
         raw = _train_test_split(raw, args.test_size, args.seed)
     ds, reports = prepare(raw, tok, max_length=args.max_length, num_proc=args.num_proc, return_report=True, **options)
@@ -100,18 +116,23 @@ def _build(args) -> None:
             "--max-length if the rows were too_long / no_trained_tokens."
         )
     if args.pack is not None:
-        ds = _pack(ds, stats, args.pack, args.seed)
+        ds = _pack(ds, stats, args.pack, args.seed, args.pack_overflow)
     save_prepared(out, ds, tok, stats)
     print(f"wrote {out}")
 
 
-def _pack(ds, stats: dict, seq_length: int, seed: int):
+def _check_positive(flag: str, value: int | None) -> None:
+    """Checked before any data is read, so a typo costs no preparation run."""
+    if value is not None and value < 1:
+        example = {"--num-proc": "--num-proc 4", "--max-length": "--max-length 2048", "--pack": "--pack 4096"}[flag]
+        raise CLIError(f"{flag} {value}: expected a positive number, e.g. {example} (leave it out for no limit).")
+
+
+def _pack(ds, stats: dict, seq_length: int, seed: int, overflow: str):
     """Pack every split; each split's PackReport goes into stats.json under "packing"."""
     from ..datasets.pack import pack
 
-    if seq_length < 1:
-        raise CLIError(f"--pack {seq_length}: expected a positive number of tokens, e.g. --pack 4096.")
-    ds, reports = pack(ds, seq_length, seed=seed, return_report=True)
+    ds, reports = pack(ds, seq_length, seed=seed, overflow=overflow, return_report=True)
     for name, report in (reports.items() if isinstance(reports, dict) else [(None, reports)]):
         (stats["splits"][name] if name else stats)["packing"] = report.to_dict()
         print((f"[{name}] " if name else "") + report.summary())
@@ -133,13 +154,16 @@ def _train_test_split(raw, value: float, seed: int):
         raise CLIError(f"--test-size {value:g}: {err}") from err
 
 
-def _split(ds, split: str):
+def _split(ds, split: str, directory: str):
     from datasets import DatasetDict
 
     if isinstance(ds, DatasetDict):
         if split not in ds:
-            raise CLIError(f"split {split!r} not found; available: {', '.join(ds)}.")
+            raise CLIError(f"--split {split}: {directory} has no such split; it has {', '.join(ds)}.")
         return ds[split]
+    if split != "train":
+        raise CLIError(f"--split {split}: {directory} has one split, train (it was built without --test-size); "
+                       "drop --split, or rebuild with --test-size.")
     return ds
 
 
@@ -147,7 +171,7 @@ def _inspect(args) -> None:
     from .visualize import describe_turns, render_pack, render_row
 
     ds, tok, _ = open_prepared(args.dir)
-    ds = _split(ds, args.split)
+    ds = _split(ds, args.split, args.dir)
     if args.rows:
         try:
             a, b = (int(x) for x in args.rows.split(":"))
@@ -176,13 +200,16 @@ def _inspect(args) -> None:
 def _report(args) -> None:
     from .html_report import build_html
 
+    out = Path(args.out)
+    if out.is_dir() or not out.parent.is_dir():
+        why = "is a directory" if out.is_dir() else f"its folder {str(out.parent)!r} does not exist"
+        raise CLIError(f"--out {args.out}: {why}; expected an HTML file path in an existing folder, e.g. --out report.html.")
     ds, tok, stats = open_prepared(args.dir)
+    data = _split(ds, args.split, args.dir)
     split = args.split if "splits" in stats else None
-    if split is not None and split not in stats["splits"]:
-        raise CLIError(f"split {split!r} not found; available: {', '.join(stats['splits'])}.")
     # stats.json's top level sums all splits; the page shows the numbers of the split it draws
-    page = build_html(_split(ds, args.split), tok, stats["splits"][split] if split else stats, split=split)
-    Path(args.out).write_text(page, encoding="utf-8")
+    page = build_html(data, tok, stats["splits"][split] if split else stats, split=split)
+    out.write_text(page, encoding="utf-8")
     print(f"wrote {args.out}")
 
 
@@ -216,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     except SFTPrepError as err:
         if args.debug:
             raise
-        print(f"hf-sftprep: error: {err}", file=sys.stderr)
+        text = str(err) if getattr(args, "recipe", None) or args.command != "build" else flag_hints(str(err))
+        print(f"hf-sftprep: error: {text}", file=sys.stderr)
         return 2
     except Exception as err:
         if args.debug:

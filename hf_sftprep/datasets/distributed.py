@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-from ..errors import SFTPrepError
+from ..errors import RowError, SFTPrepError
 from .preprocess import META_COLUMNS, SFTPreprocessor
 from .stats import log_drops, report_from_table
 
@@ -39,7 +39,72 @@ def _prepare_batch(batch: pa.Table, tokenizer: str, options: dict) -> pa.Table:
         from transformers import AutoTokenizer
 
         pre = _PREPROCESSORS[key] = SFTPreprocessor(AutoTokenizer.from_pretrained(tokenizer), emit_meta=True, **options)
-    return pre(batch.to_pydict())
+    records = batch.to_pydict()
+    try:  # indices given, so a message never asks a Ray user for with_indices=True
+        return pre(records, list(range(batch.num_rows)))
+    except RowError as err:  # the driver finds the record's dataset row number
+        raise _BatchRowError(err, {c: v[err.row] for c, v in records.items()}) from None
+
+
+class _BatchRowError(Exception):
+    """A RowError raised inside a Ray task, with its record, so that the driver can number it in the dataset."""
+
+    def __init__(self, error: RowError, record: dict):
+        super().__init__(str(error))
+        self.error, self.record = error, record
+
+    def __reduce__(self):  # Ray appends its retry notice to args; rebuild from the two fields only
+        return (type(self), (self.error, self.record))
+
+
+def _original_error(err: BaseException) -> BaseException | None:
+    """The SFTPrepError (or _BatchRowError) behind Ray's RayTaskError(UserCodeException) wrappers."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, (SFTPrepError, _BatchRowError)) and type(err).__module__.startswith("hf_sftprep"):
+            return err
+        err = getattr(err, "cause", None) or err.__cause__ or err.__context__
+    return None
+
+
+def _dataset_row(ray_ds, record: dict) -> int | None:
+    """The row number of ``record`` in ``ray_ds``, read in order (only on the error path)."""
+    import ray
+
+    context = ray.data.DataContext.get_current()
+    saved = context.execution_options.preserve_order
+    context.execution_options.preserve_order = True
+    try:
+        base = 0
+        for batch in ray_ds.iter_batches(batch_format="pyarrow", batch_size=4096):
+            rows = batch.to_pylist()
+            if record in rows:
+                return base + rows.index(record)
+            base += len(rows)
+    finally:
+        context.execution_options.preserve_order = saved
+    return None
+
+
+def _reraise(err: BaseException, ray_ds) -> None:
+    """Raise the row error as prepare() would: ``row N: ...`` with N the record's row in the whole source."""
+    found = _original_error(err)
+    if found is None:
+        return
+    if isinstance(found, SFTPrepError):
+        raise found from None
+    row, inner = _dataset_row(ray_ds, found.record), found.error
+    if row is None:
+        raise RowError(None, inner.reason, f"row {inner.row} of a Ray batch: {inner.detail}") from None
+    raise RowError(row, inner.reason, inner.detail) from None
+
+
+def _probe(tokenizer: str, options: dict):
+    """The template spec the workers will find (a tokenizer without a chat template has none)."""
+    from transformers import AutoTokenizer
+
+    return SFTPreprocessor(AutoTokenizer.from_pretrained(str(tokenizer)), **options).spec
 
 
 def _keep_rows(batch: pa.Table) -> pa.Table:
@@ -131,7 +196,8 @@ def prepare_on_ray(source, tokenizer: str, output_dir: str, *, num_cpus: int | N
         >>> report.rows_in, report.rows_out
         (2000, 2000)
 
-    Row numbers in error messages count within a Ray batch, not the whole corpus.
+    In error mode the first bad record found raises its ``RowError`` (an ``SFTPrepError``), numbered by its
+    row in the whole source, as ``prepare()`` numbers it.
     """
     try:
         import ray
@@ -139,16 +205,28 @@ def prepare_on_ray(source, tokenizer: str, output_dir: str, *, num_cpus: int | N
         raise ImportError(f"prepare_on_ray needs Ray ({err}). Install: pip install 'hf-sftprep[distributed]'") from err
     output_dir = str(output_dir)
     _check_output_dir(output_dir, overwrite)
+    spec = _probe(tokenizer, options)  # bad options fail here, before Ray starts; the report names the template
     started = not ray.is_initialized()
     if started:
         _start_ray(ray, address, num_cpus, verbose)
     try:
         with _quiet_ray(ray, verbose):
-            mapped = _read(ray, source).map_batches(
-                _prepare_batch, fn_kwargs={"tokenizer": str(tokenizer), "options": options},
-                batch_size=batch_size, batch_format="pyarrow", num_cpus=1,
-            ).materialize()
-            meta = pa.concat_tables(ray.get(ref) for ref in mapped.select_columns(["drop_reason", "eot_truncated", "n_trained", "length"]).to_arrow_refs())
+            context = ray.data.DataContext.get_current()  # a dataset keeps a copy of it: set it first
+            saved, context.raise_original_map_exception = context.raise_original_map_exception, True
+            records = _read(ray, source)
+            try:  # the worker's own exception, not "UDF failed to process a data block", reaches the driver
+                mapped = records.map_batches(
+                    _prepare_batch, fn_kwargs={"tokenizer": str(tokenizer), "options": options},
+                    batch_size=batch_size, batch_format="pyarrow", num_cpus=1,
+                ).materialize()
+            except Exception as err:
+                _reraise(err, records)
+                raise
+            finally:
+                context.raise_original_map_exception = saved
+            # the same meta columns as prepare() reads, so the two reports agree field by field
+            columns = ["length", *META_COLUMNS]
+            meta = pa.concat_tables(ray.get(ref) for ref in mapped.select_columns(columns).to_arrow_refs())
             fs, path = _output_fs(output_dir)
             if fs.get_file_info(path).type == pafs.FileType.Directory:
                 fs.delete_dir_contents(path)  # only reached with overwrite=True or an empty folder
@@ -156,6 +234,6 @@ def prepare_on_ray(source, tokenizer: str, output_dir: str, *, num_cpus: int | N
     finally:
         if started:
             ray.shutdown()
-    report = report_from_table(meta)
+    report = report_from_table(meta, spec)
     log_drops(report)
     return (output_dir, report) if return_report else output_dir

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from datasets import Dataset, DatasetDict, concatenate_datasets
+from datasets import Dataset, DatasetDict, Features, List, Value, concatenate_datasets
 from datasets.fingerprint import Hasher
 
 from ..errors import RowError, SFTPrepError
@@ -25,6 +25,7 @@ from ..records.detect import detect_format
 from ..records.sharegpt import SHAREGPT_ROLES
 from .prepare import prepare
 from .recipe import Recipe, Source, check_rows, parse_recipe
+from .split import HOW, check_test_size, split_rows
 from .stats import PrepReport, _percentiles, trained_per_row
 
 logger = logging.getLogger("hf_sftprep")
@@ -38,15 +39,18 @@ class AddSystemPrompt:
     or becomes a placeholder that the chat reader rejects for the same reason, so drop counts match.
     """
 
-    def __init__(self, fmt: str, text: str, role_map: dict | None = None, on_invalid: str = "error"):
+    def __init__(self, fmt: str, text: str, role_map: dict | None = None, on_invalid: str = "error",
+                 parts: bool = False):
         self.fmt, self.text, self.role_map, self.on_invalid = fmt, text, role_map or {}, on_invalid
+        # content stored as a list of parts (an Arrow list of structs) takes the system prompt as one text part
+        self.content = [{"type": "text", "text": text}] if parts else text
 
     def _chat(self, messages, role_key: str, content_key: str, names: dict):
         if not isinstance(messages, list):
             return messages
         if any(isinstance(m, dict) and names.get(m.get(role_key)) == "system" for m in messages):
             return messages
-        return [{role_key: "system", content_key: self.text}, *messages]
+        return [{role_key: "system", content_key: self.content}, *messages]
 
     def _alpaca(self, row: int, record: dict) -> list[dict]:
         try:
@@ -111,22 +115,34 @@ def row_hashes(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return _mix64((csum[offsets[1:]] - csum[offsets[:-1]]) ^ lengths.astype(np.uint64))
 
 
-def duplicate_mask(parts: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """Per part (in order), True for rows whose ids equal an earlier row's, across all parts.
+def duplicate_groups(parts: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Per row of all parts (in order), the index of the first row with equal ids (its own index if none).
 
     Candidates come from the hashes and are confirmed by comparing the ids, so a hash collision
-    (p ~ rows**2 / 2**64) keeps both rows rather than removing a distinct one.
+    (p ~ rows**2 / 2**64) keeps both rows apart rather than merging distinct ones.
+
+    Example:
+        >>> duplicate_groups([(np.array([5, 6, 5, 6, 7]), np.array([0, 2, 4, 5]))]).tolist()
+        [0, 0, 2]
     """
     keys = np.concatenate([row_hashes(v, o) for v, o in parts]) if parts else np.zeros(0, np.uint64)
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    earlier = first[inverse]
+    earlier = first[inverse.ravel()]
     starts = np.cumsum([0] + [len(o) - 1 for _, o in parts])
-    dup = earlier != np.arange(len(keys))
-    for k in np.flatnonzero(dup):
+    for k in np.flatnonzero(earlier != np.arange(len(keys))):
         (pa_, ia), (pb, ib) = _locate(starts, int(k)), _locate(starts, int(earlier[k]))
         va, oa = parts[pa_]
         vb, ob = parts[pb]
-        dup[k] = np.array_equal(va[oa[ia] : oa[ia + 1]], vb[ob[ib] : ob[ib + 1]])
+        if not np.array_equal(va[oa[ia] : oa[ia + 1]], vb[ob[ib] : ob[ib + 1]]):
+            earlier[k] = k
+    return earlier
+
+
+def duplicate_mask(parts: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Per part (in order), True for rows whose ids equal an earlier row's, across all parts."""
+    groups = duplicate_groups(parts)
+    dup = groups != np.arange(len(groups))
+    starts = np.cumsum([0] + [len(o) - 1 for _, o in parts])
     return [dup[starts[i] : starts[i + 1]] for i in range(len(parts))]
 
 
@@ -202,11 +218,12 @@ class MixtureReport:
     duplicates: int = 0
     splits: dict[str, dict] = field(default_factory=dict)
     packing: dict[str, object] = field(default_factory=dict)  # split -> PackReport
+    split: str | None = None  # how the test split was made
 
     def to_dict(self) -> dict:
         out = {**self.total.to_dict(), "duplicates": self.duplicates, "sources": self.sources}
         if self.splits:
-            out["splits"] = self.splits
+            out["splits"], out["split"] = self.splits, self.split
         for split, packed in self.packing.items():  # where hf-sftprep build --pack puts it
             (out["splits"][split] if self.splits else out)["packing"] = packed.to_dict()
         return out
@@ -225,6 +242,7 @@ class MixtureReport:
                 f"{'/'.join(str(lp.get(k, '-')) for k in ('p50', 'p90', 'max')):>17}"
             )
         lines += [f"[{k}] {v['rows_out']:,} rows, {v['tokens']:,} tokens" for k, v in self.splits.items()]
+        lines += [f"split: {self.split}"] if self.splits else []
         lines += [f"[{k}] {p.summary()}" for k, p in self.packing.items()]
         return "\n".join(lines)
 
@@ -265,9 +283,18 @@ def _pack_function(recipe: Recipe):
     return pack
 
 
+def _content_is_parts(features, fmt: str) -> bool:
+    """Whether a chat column stores message content as a list of parts, e.g. ``[{"type": "text", ...}]``."""
+    column, key = {"openai": ("messages", "content"), "sharegpt": ("conversations", "value")}.get(fmt, (None, None))
+    message = getattr(features.get(column), "feature", None) if column else None
+    content = message.get(key) if isinstance(message, dict) else None
+    return isinstance(content, (List, list)) or type(content).__name__ in ("Sequence", "LargeList")
+
+
 def _prepare_source(source: Source, fmt: str, raw: Dataset, tok, recipe: Recipe) -> tuple[Dataset, PrepReport]:
     if source.system_prompt is not None:
-        add = AddSystemPrompt(fmt, source.system_prompt, source.options.get("role_map"), recipe.on_invalid)
+        add = AddSystemPrompt(fmt, source.system_prompt, source.options.get("role_map"), recipe.on_invalid,
+                              parts=_content_is_parts(raw.features, fmt))
         drop = [c for c in ("instruction", "input", "output") if fmt == "alpaca" and c in raw.column_names]
         raw = raw.map(add, batched=True, with_indices=True, remove_columns=drop,
                       features=None if fmt == "alpaca" else raw.features,
@@ -319,23 +346,43 @@ def run_recipe(recipe: dict | str | Path):
     formats = [_check_source(s, raw) for s, raw in zip(plan.sources, raws)]
     prepared = [_prepare_source(s, f, raw, tok, plan) for s, f, raw in zip(plan.sources, formats, raws)]
     tables = [ds.with_format("arrow")[:] for ds, _ in prepared]
-    if plan.dedupe:
-        dups = duplicate_mask([_flat(t.column("input_ids")) for t in tables])
+    starts = np.cumsum([0] + [t.num_rows for t in tables])
+    if plan.dedupe or plan.test_size is not None:  # the split keeps equal rows on one side, so it needs them too
+        groups = duplicate_groups([_flat(t.column("input_ids")) for t in tables])
     else:
-        dups = [np.zeros(t.num_rows, bool) for t in tables]
-    picks = [_pick(s, r, dup, plan.seed) for s, (_, r), dup in zip(plan.sources, prepared, dups)]
-    rows = _rows(picks, tables, plan)
-    out: Dataset | DatasetDict = concatenate_datasets(_with_source(plan, prepared)).select(rows["order"])
-    bounds = {"train": (0, len(rows["order"]))}
-    if plan.test_size is not None:  # rows are already shuffled with the seed: the split takes the tail
-        out = out.train_test_split(test_size=plan.test_size, shuffle=False)
-        bounds = {"train": (0, out["train"].num_rows), "test": (out["train"].num_rows, len(rows["order"]))}
+        groups = np.arange(starts[-1])
+    dups = [(groups != np.arange(len(groups)))[a:b] if plan.dedupe else np.zeros(b - a, bool)
+            for a, b in zip(starts[:-1], starts[1:])]
+    picks = [_pick(s, r, dup, plan.seed) + a for s, (_, r), dup, a in zip(plan.sources, prepared, dups, starts)]
+    order, bounds = _order(plan, np.concatenate(picks), groups, starts)
+    rows = _rows(order, tables, starts)
+    if not len(order):
+        raise SFTPrepError("recipe: every row of every source was dropped "
+                           f"({', '.join(f'{s.name!r}: {r.dropped}' for s, (_, r) in zip(plan.sources, prepared))}); "
+                           "nothing to mix. Fix the data, or raise max_length if the rows were too_long.")
+    out: Dataset | DatasetDict = concatenate_datasets(_with_source(plan, prepared)).select(order)
+    if len(bounds) > 1:
+        out = DatasetDict({split: out.select(range(a, b)) for split, (a, b) in bounds.items()})
     report = _report(plan, prepared, dups, rows, bounds)
     if pack is not None:  # after the split, so a test row is never packed with training rows
         out, packed = pack(out, plan.pack, seed=plan.seed, return_report=True)
         report.packing = packed if isinstance(packed, dict) else {"train": packed}
     logger.info("hf_sftprep mixture: %s", report.summary().replace("\n", "; "))
     return out, report, tok
+
+
+def _order(plan: Recipe, picks: np.ndarray, groups: np.ndarray, starts: np.ndarray):
+    """The mixture's rows (indices into the concatenated sources) in their final order, and each split's
+    (start, stop) in it: train first, then test, each shuffled with the seed."""
+    rng = np.random.default_rng(plan.seed)
+    shuffle = (lambda x: x[rng.permutation(len(x))]) if plan.shuffle else (lambda x: x)
+    if plan.test_size is None:
+        return shuffle(picks), {"train": (0, len(picks))}
+    source = np.searchsorted(starts, picks, side="right") - 1
+    n_test = check_test_size(plan.test_size, groups[picks], source, [s.name for s in plan.sources])
+    train, test = split_rows(picks, groups, n_test, plan.seed)
+    train, test = shuffle(train), shuffle(test)
+    return np.concatenate([train, test]), {"train": (0, len(train)), "test": (len(train), len(train) + len(test))}
 
 
 def _with_source(plan: Recipe, prepared) -> list[Dataset]:
@@ -347,10 +394,15 @@ def _with_source(plan: Recipe, prepared) -> list[Dataset]:
     if left:
         logger.warning("hf_sftprep mixture: columns %s are not in every source with one type (or are named "
                        "'source'), so the mixture leaves them out", left)
+    return [_add_source(d.select_columns(common), s.name) for s, d in zip(plan.sources, sets)]
+
+
+def _add_source(ds: Dataset, name: str) -> Dataset:
+    if ds.num_rows == 0:  # every row dropped: datasets' add_column fails on a 0-row slice of a concatenated table
+        features = Features({**ds.features, "source": Value("string")})
+        return Dataset.from_dict({c: [] for c in features}, features=features)
     # an explicit fingerprint: otherwise datasets pickles the whole column to hash it (~0.35 s for 22k rows)
-    return [d.select_columns(common).add_column("source", [s.name] * d.num_rows,
-                                                new_fingerprint=Hasher.hash([d._fingerprint, common, "source", s.name]))
-            for s, d in zip(plan.sources, sets)]
+    return ds.add_column("source", [name] * ds.num_rows, new_fingerprint=Hasher.hash([ds._fingerprint, name]))
 
 
 def _pick(source: Source, report: PrepReport, dup: np.ndarray, seed: int) -> np.ndarray:
@@ -363,19 +415,12 @@ def _pick(source: Source, report: PrepReport, dup: np.ndarray, seed: int) -> np.
     return share_indices(source, rows, seed)
 
 
-def _rows(picks: list[np.ndarray], tables: list[pa.Table], plan: Recipe) -> dict[str, np.ndarray]:
+def _rows(order: np.ndarray, tables: list[pa.Table], starts: np.ndarray) -> dict[str, np.ndarray]:
     """Per mixture row, in the final order: its index in the concatenated sources, source, length, trained."""
-    starts = np.cumsum([0] + [t.num_rows for t in tables[:-1]])
-    rows = {
-        "order": np.concatenate([p + s for p, s in zip(picks, starts)]),
-        "source": np.concatenate([np.full(len(p), i) for i, p in enumerate(picks)]),
-        "length": np.concatenate([t.column("length").to_numpy()[p] for p, t in zip(picks, tables)]).astype(np.int64),
-        "trained": np.concatenate([trained_per_row(t.column("labels"))[p] for p, t in zip(picks, tables)]),
-    }
-    if plan.shuffle:
-        perm = np.random.default_rng(plan.seed).permutation(len(rows["order"]))
-        rows = {k: v[perm] for k, v in rows.items()}
-    return rows
+    length = np.concatenate([t.column("length").to_numpy() for t in tables]).astype(np.int64)
+    trained = np.concatenate([trained_per_row(t.column("labels")) for t in tables])
+    return {"order": order, "source": np.searchsorted(starts, order, side="right") - 1,
+            "length": length[order], "trained": trained[order]}
 
 
 def _usage(names: list[str], source: np.ndarray, lengths: np.ndarray, trained: np.ndarray) -> dict[str, dict]:
@@ -411,4 +456,5 @@ def _report(plan: Recipe, prepared, dups, rows: dict, bounds: dict) -> MixtureRe
             usage = _usage(names, part["source"], part["length"], part["trained"])
             splits[split] = {**total.to_dict(), "sources": usage}
     total = _total(reports, rows["length"], rows["trained"])
-    return MixtureReport(total, sources, int(sum(d.sum() for d in dups)), splits)
+    how = HOW.format(seed=plan.seed) if splits else None
+    return MixtureReport(total, sources, int(sum(d.sum() for d in dups)), splits, split=how)

@@ -6,7 +6,6 @@ import logging
 from collections import Counter
 
 import numpy as np
-import pyarrow as pa
 from datasets import Dataset, DatasetDict, concatenate_datasets, Features, IterableDataset, List, Value
 from datasets.fingerprint import Hasher
 
@@ -91,24 +90,36 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
 
 
 class _StreamAdapter:
-    """IterableDataset.map validates dict outputs, so the Arrow table is handed over as columns."""
+    """IterableDataset.map validates dict outputs, so the Arrow table is handed over as columns; the user's
+    other columns ride along with the kept rows, as in the non-streaming path."""
 
-    def __init__(self, pre: SFTPreprocessor):
-        self.pre = pre
+    def __init__(self, pre: SFTPreprocessor, keep: list[str]):
+        self.pre, self.keep = pre, keep
 
     def __call__(self, batch, indices):
-        out = self.pre(batch, indices)
-        if isinstance(out, pa.Table):
-            return out.to_pydict()
-        return {k: [x.tolist() for x in v] if v.dtype == object else v.tolist() for k, v in out.items()}
+        table = self.pre(batch, indices)
+        kept = kept_mask(table)
+        if not kept.all():
+            reasons = Counter(r for r in table.column("drop_reason").to_pylist() if r)
+            logger.warning("dropped %d of %d rows in this batch: %s", len(indices) - int(kept.sum()), len(indices),
+                           dict(reasons))
+        rows = np.flatnonzero(kept)
+        out = table.take(rows).drop_columns(list(META_COLUMNS)).to_pydict()
+        return {**{c: [batch[c][i] for i in rows] for c in self.keep}, **out}
 
 
 def _prepare_stream(dataset: IterableDataset, pre: SFTPreprocessor, batch_size: int) -> IterableDataset:
     """Streaming: the same batch function, lazily; dropped rows are left out and logged per batch."""
     columns = dataset.column_names or list(next(iter(dataset)).keys())
-    detect_format(columns, pre.options["format"], pre.options["column_map"])
-    return dataset.map(_StreamAdapter(pre), batched=True, with_indices=True, batch_size=batch_size, remove_columns=columns,
-                       features=PREPARED)
+    fmt = detect_format(columns, pre.options["format"], pre.options["column_map"])
+    keep = user_columns(columns, fmt, pre.options["column_map"])
+    features = None
+    if dataset.features is not None and all(c in dataset.features for c in keep):
+        features = Features({**{c: dataset.features[c] for c in keep}, **PREPARED})
+    elif not keep:
+        features = PREPARED
+    return dataset.map(_StreamAdapter(pre, keep), batched=True, with_indices=True, batch_size=batch_size,
+                       remove_columns=columns, features=features)
 
 
 def prepare(
@@ -151,7 +162,8 @@ def prepare(
                 "return_report=True needs the whole dataset; a streamed IterableDataset is prepared lazily. "
                 "Drop counts are logged per batch; for a report, prepare a Dataset or use the CLI's build."
             )
-        return _prepare_stream(dataset, SFTPreprocessor(tokenizer, max_length=max_length, **options), batch_size)
+        pre = SFTPreprocessor(tokenizer, max_length=max_length, emit_meta=True, **options)
+        return _prepare_stream(dataset, pre, batch_size)
     pre = SFTPreprocessor(tokenizer, max_length=max_length, emit_meta=True, **options)
     if isinstance(dataset, DatasetDict):
         results = {
@@ -206,7 +218,7 @@ class _PromptBuilder:
             pre._check_specials(row, [{"role": "user", "content": prompt}, {"role": "assistant", "content": ref}], chat=False)
             return prompt, ref, None
         conv = pre.conversation(fmt, row, record)
-        sanitize = pre._check_specials(row, conv.messages)
+        sanitize = pre._check_specials(row, conv.messages, tools=conv.tools)
         turns = [i for i, (m, trained) in enumerate(zip(conv.messages, conv.trained)) if trained and m["role"] == "assistant"]
         if not turns:  # normalization refuses such records already; kept so no ValueError can escape
             raise RowError(row, "no_assistant", "no trained assistant message; expected at least one to prompt for.")

@@ -10,6 +10,7 @@ list columns sharing one offsets buffer.
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Literal
@@ -22,7 +23,7 @@ from ..errors import RowError, SFTPrepError, TemplateError
 from ..records.alpaca import stanford_prompt
 from ..records.detect import check_choice, detect_format
 from ..records.dispatch import to_conversation, turn_flags
-from ..templates.controls import adapt_tool_calls, find_control_string
+from ..templates.controls import adapt_tool_calls, find_control_string, find_tool_control_string
 from ..templates.probe import probe_template, warn_if_eot_not_eos, with_template
 from ..templates.render import Renderer, special_pattern, special_strings
 from ..templates.shapes import added_token_splitter
@@ -183,21 +184,27 @@ class SFTPreprocessor:
         self.__init__(state["tokenizer"], **state["options"])
 
     # -- per-row validation and rendering ------------------------------------------------------
-    def _check_specials(self, row: int, messages: list[dict], chat: bool = True) -> bool:
+    def _check_specials(self, row: int, messages: list[dict], chat: bool = True, tools: list | None = None) -> bool:
         """True when the row holds control strings that the 'split' policy must encode as text."""
         policy = self.options["special_tokens_in_content"]
         if policy == "allow":
             return False
         hit = find_control_string(messages, self._specials)
-        if hit is None:
+        tool_hit = find_tool_control_string(tools, self._specials) if hit is None else None
+        if hit is None and tool_hit is None:
             return False
         if policy == "split" and chat:
             return True
-        i, field, text = hit
+        if hit is not None:
+            i, field, text = hit
+            where = f"message {i} ({messages[i]['role']}) field {field!r}"
+        else:
+            i, name, text = tool_hit
+            where = f"field 'tools': tool {i}" + (f" ({name!r})" if name else "")
         raise RowError(
             row,
             "special_token_in_content",
-            f"message {i} ({messages[i]['role']}) field {field!r} contains the control string {text!r}, which "
+            f"{where} contains the control string {text!r}, which "
             "would be tokenized as a real special token (an injected turn). Remove it from the data, pass "
             "special_tokens_in_content='split' (chat templates) to encode it as plain text, or 'allow' if it is intended.",
         )
@@ -245,13 +252,15 @@ class SFTPreprocessor:
             pair = [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]
             self._check_specials(row, pair, chat=False)
             text = prompt + output + self.tokenizer.eos_token
+            _check_unicode(row, text, pair, None)
             return text, [(len(prompt), len(text))], None, 0
         if self.spec is None:
             raise SFTPrepError("chat records need a tokenizer with a chat_template; set tokenizer.chat_template.")
         conv = self.conversation(fmt, row, record)
-        sanitize = self._check_specials(row, conv.messages)
+        sanitize = self._check_specials(row, conv.messages, tools=conv.tools)
         flags = turn_flags(conv, self.spec.multi_block, row)
         text = self._render(conv.messages, row=row, tools=conv.tools)
+        _check_unicode(row, text, conv.messages, conv.tools)
         if self._verifier is not None:
             self._verify_shape(row, conv, flags)
         dropped = sum(1 for r in conv.reasoning if r and r.strip() not in text) if any(conv.reasoning) else 0
@@ -304,6 +313,7 @@ class SFTPreprocessor:
 
     # -- the batch function --------------------------------------------------------------------
     def __call__(self, batch: Mapping[str, list], indices: list[int] | None = None):
+        _check_batched(batch, indices)
         try:
             return self._process(batch, indices)
         except RowError as err:
@@ -511,11 +521,14 @@ class SFTPreprocessor:
             if strategy == "drop":
                 reasons.update((int(k), "too_long") for k in over)
             else:
-                ends = trained & np.isin(flat, self._end_ids(stanford))
-                before, ends_before = count_per_row(trained, offsets), count_per_row(ends, offsets)
-                index, offsets, _ = truncate(offsets, max_length, self.options["truncation_side"])
-                flat, trained, ends = flat[index], trained[index], ends[index]
-                cuts = (count_per_row(ends, offsets) < ends_before, count_per_row(trained, offsets) < before)
+                before = count_per_row(trained, offsets)
+                last_end = _last_per_row(trained & np.isin(flat, self._end_ids(stanford)), offsets)
+                index, new_offsets, _ = truncate(offsets, max_length, self.options["truncation_side"])
+                kept = np.zeros(len(flat) + 1, dtype=bool)  # slot len(flat): rows without a trained end-of-turn
+                kept[index], kept[-1] = True, True
+                flat, trained, offsets = flat[index], trained[index], new_offsets
+                # only the row's final end-of-turn counts: left truncation may cut earlier turns' ends harmlessly
+                cuts = (~kept[last_end], count_per_row(trained, offsets) < before)
         n_trained = count_per_row(trained, offsets)
         for k in np.flatnonzero(n_trained == 0):
             reasons.setdefault(int(k), "no_trained_tokens")
@@ -591,6 +604,59 @@ def _opening_counts(tokenizer, spec) -> np.ndarray:
     enc = tokenizer(spec.prompt, add_special_tokens=False, return_offsets_mapping=True)
     ends = [e for _, e in enc["offset_mapping"]]
     return np.asarray([k + 1 for k, e in enumerate(ends) if e in spec.openings], dtype=np.int64)
+
+
+def _check_batched(batch: Mapping[str, list], indices) -> None:
+    """Refuse one record passed as a batch (``Dataset.map`` without ``batched=True``): its fields would be
+    read as rows, and valid records blamed for being dicts."""
+    one = next((c for c, v in batch.items() if isinstance(v, (str, bytes, int, float, bool, Mapping))), None)
+    if one is None and not isinstance(indices, int):
+        chats = [v for c, v in batch.items() if c in ("messages", "conversations") and isinstance(v, list) and v]
+        if not any(all(isinstance(m, Mapping) and ("role" in m or "from" in m) for m in v) for v in chats):
+            return
+    found = f"an int index ({indices})" if isinstance(indices, int) else (
+        f"column {one!r} holding one value" if one else "a chat column holding one conversation's messages")
+    raise SFTPrepError(
+        f"SFTPreprocessor got one record, not a batch ({found}): it is a batched map function. Call "
+        "Dataset.map(SFTPreprocessor(tok), batched=True, with_indices=True, remove_columns=raw.column_names), "
+        "or use prepare(raw, tok)."
+    )
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_unicode(row: int, text: str, messages: list[dict], tools: list | None) -> None:
+    """Refuse a lone surrogate (e.g. from JSON's "\\ud800"): it is not UTF-8, so no tokenizer can encode it."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return
+    hit = find_control_string(messages, _SURROGATE)
+    where = f"message {hit[0]} ({messages[hit[0]]['role']}) field {hit[1]!r}" if hit else "field 'tools'"
+    if hit is None and find_tool_control_string(tools, _SURROGATE) is None:
+        where = "the rendered text"  # from the template itself
+    char = (hit[2] if hit else _SURROGATE.search(text).group()).encode("unicode_escape").decode()
+    raise RowError(
+        row,
+        "bad_text",
+        f"{where} holds the lone surrogate '{char}', which is not valid Unicode and cannot be encoded as UTF-8, "
+        "so the tokenizer cannot read it. Fix the text (e.g. re-decode the source with errors='replace'), or drop "
+        "such rows with on_invalid='drop'.",
+    )
+
+
+def _last_per_row(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per row, the flat position of its last True in ``mask``, or ``len(mask)`` when it has none.
+
+    Example:
+        >>> _last_per_row(np.array([1, 0, 1, 0, 0], bool), np.array([0, 3, 5])).tolist()
+        [2, 5]
+    """
+    out = np.full(len(offsets) - 1, len(mask), dtype=np.int64)
+    hits = np.flatnonzero(mask)
+    rows = np.searchsorted(offsets, hits, side="right") - 1
+    last = np.r_[rows[1:] != rows[:-1], True] if len(rows) else np.zeros(0, bool)
+    out[rows[last]] = hits[last]
+    return out
 
 
 def _prompt_rests(tokenizer, prompt: str) -> list[str]:

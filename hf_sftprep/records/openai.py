@@ -57,6 +57,11 @@ def _clean(row: int | None, i: int, message: object) -> dict:
     return {k: v if type(v) is str else drop_none(v) for k, v in message.items() if v is not None}
 
 
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _role(row: int | None, i: int, message: dict, role_map: Mapping | None, keep_developer: bool) -> str:
     if "role" not in message:
         raise RowError(
@@ -67,6 +72,13 @@ def _role(row: int | None, i: int, message: dict, role_map: Mapping | None, keep
             "Add the role to every message, or drop such rows with on_invalid='drop'.",
         )
     found = message["role"]
+    if isinstance(found, (Mapping, list)):  # would not even hash into role_map
+        raise RowError(
+            row,
+            "unknown_role",
+            f"message {i} has a {type(found).__name__} as its role ({_short(found)}); expected a string, one of "
+            f"{', '.join(INPUT_ROLES)}. Fix the record, or drop such rows with on_invalid='drop'.",
+        )
     role = role_map.get(found, found) if role_map and isinstance(found, str) else found
     if role == "developer" and not keep_developer:
         return "system"
@@ -233,7 +245,7 @@ def openai_conversation(
         # plain {role, content: str} (most rows) skip the cleaning walk and the role checks
         if type(message) is dict and len(message) == 2 and not role_map:
             role, content = message.get("role"), message.get("content")
-            if role in _PLAIN_ROLES and type(content) is str and (role != "assistant" or content.strip()):
+            if type(role) is str and role in _PLAIN_ROLES and type(content) is str and (role != "assistant" or content.strip()):
                 messages.append({"role": role, "content": content})
                 trained.append(role == "assistant")
                 reasoning.append(None)

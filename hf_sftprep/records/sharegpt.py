@@ -90,6 +90,13 @@ def sharegpt_messages(row: int, conversations: object, role_map: Mapping[str, st
                 "For {role, content} dicts, name the column 'messages' (OpenAI format).",
             )
         source = turn["from"]
+        if isinstance(source, (Mapping, list)):  # would not even hash into the role names
+            raise RowError(
+                row,
+                "unknown_role",
+                f"field 'conversations'[{i}] has a {type(source).__name__} in 'from' ({repr(source)[:60]}); expected "
+                f"a string, one of {', '.join(SHAREGPT_ROLES)}. Fix the record, or drop such rows with on_invalid='drop'.",
+            )
         role = names.get(source)
         if role is None:
             known = ", ".join(SHAREGPT_ROLES)

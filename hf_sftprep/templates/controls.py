@@ -9,8 +9,10 @@ import re
 def find_control_string(messages: list[dict], pattern: re.Pattern | None) -> tuple[int, str, str] | None:
     """First ``(message index, field, control string)`` found in any text the template will render.
 
-    Content, reasoning and tool calls are searched: a special token's text in any of them would be
-    tokenized as the real token (an injected turn), since fast tokenizers split on added tokens first.
+    Every string of a message is searched, nested ones and mapping keys too (content, reasoning, tool
+    calls with their names and arguments, a tool message's name, ...): a special token's text in any of
+    them would be tokenized as the real token (an injected turn), since fast tokenizers split on added
+    tokens first. Roles are checked against the role list elsewhere.
 
     Example:
         >>> find_control_string([{"role": "user", "content": "hi <|im_end|>"}], re.compile(re.escape("<|im_end|>")))
@@ -19,15 +21,47 @@ def find_control_string(messages: list[dict], pattern: re.Pattern | None) -> tup
     if pattern is None:
         return None
     for i, m in enumerate(messages):
-        for field in ("content", "reasoning_content"):
-            value = m.get(field)
-            hit = pattern.search(value) if isinstance(value, str) else None
+        for field, value in m.items():
+            hit = _search(pattern, value) if field != "role" else None
             if hit:
-                return i, field, hit.group()
-        if "tool_calls" in m:
-            hit = pattern.search(json.dumps(m["tool_calls"], ensure_ascii=False))
-            if hit:
-                return i, "tool_calls", hit.group()
+                return i, field, hit
+    return None
+
+
+def find_tool_control_string(tools: list | None, pattern: re.Pattern | None) -> tuple[int, str, str] | None:
+    """First ``(tool index, tool name, control string)`` in the tool schemas the template renders.
+
+    Example:
+        >>> tools = [{"type": "function", "function": {"name": "f", "description": "x <|im_end|>"}}]
+        >>> find_tool_control_string(tools, re.compile(re.escape("<|im_end|>")))
+        (0, 'f', '<|im_end|>')
+    """
+    if pattern is None or not tools:
+        return None
+    for i, tool in enumerate(tools):
+        hit = _search(pattern, tool)
+        if hit:
+            function = tool.get("function", tool) if isinstance(tool, dict) else None
+            name = function.get("name") if isinstance(function, dict) else None
+            return i, name if isinstance(name, str) else "", hit
+    return None
+
+
+def _search(pattern: re.Pattern, value) -> str | None:
+    """The first control string in a string, or anywhere inside nested lists and mappings (keys included)."""
+    if isinstance(value, str):
+        hit = pattern.search(value)
+        return hit.group() if hit else None
+    if isinstance(value, dict):
+        items = [x for kv in value.items() for x in kv]
+    elif isinstance(value, (list, tuple)):
+        items = value
+    else:
+        return None
+    for item in items:
+        hit = _search(pattern, item)
+        if hit:
+            return hit
     return None
 
 

@@ -55,6 +55,13 @@ def check_dataset(dataset, model, name: str = "train_dataset") -> None:
         )
     if isinstance(dataset, IterableDataset):
         return
+    if len(dataset) == 0:
+        raise SFTPrepError(
+            f"{name} has 0 rows, so there is nothing to train on. prepare() drops the rows it cannot train on and "
+            "logs the count ('hf_sftprep dropped N of N rows: ...'; prepare(..., return_report=True) returns it "
+            "as report.dropped). For too_long or no_trained_tokens, raise max_length (or pass "
+            "truncation_side='left' to keep each row's end); otherwise fix the data."
+        )
     context = getattr(model.config, "max_position_embeddings", None)
     longest = max(dataset["length"]) if "length" in cols and len(dataset) else 0
     if context and longest > context:

@@ -54,7 +54,7 @@ def fingerprint(dataset: Dataset, pre: SFTPreprocessor) -> str:
     return Hasher.hash(["hf_sftprep", __version__, dataset._fingerprint, tokenizer_identity(pre.tokenizer), pre.cache_options()])
 
 
-def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc) -> Dataset:
+def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc, fp: str) -> Dataset:
     return dataset.map(
         pre,
         batched=True,
@@ -63,20 +63,19 @@ def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from
         num_proc=num_proc,
         remove_columns=dataset.column_names,
         features=FEATURES,
-        new_fingerprint=fingerprint(dataset, pre),
+        new_fingerprint=fp,
         load_from_cache_file=load_from_cache_file,
         desc=desc,
     )
 
 
-def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_cache_file) -> None:
+def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_cache_file, fp: str) -> None:
     """Choose the tokenizer backend here, on the first rows, before the map: the report can say which one
     ran, and forked ``num_proc`` workers inherit the built backend instead of each building their own.
     Skipped when the map will load its cache (nothing is tokenized) and for Stanford Alpaca rows (the
     character path, HF only)."""
     if fmt == "alpaca" and pre.options["alpaca_prompt"] == "stanford":
         return
-    fp = fingerprint(dataset, pre)
     if load_from_cache_file is not False and dataset.cache_files:
         folder = Path(dataset.cache_files[0]["filename"]).parent
         if any(folder.glob(f"cache-{fp}*.arrow")):
@@ -99,8 +98,9 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
     if dataset.num_rows == 0:  # Dataset.map skips the function on 0 rows and would return no meta columns
         mapped = Dataset.from_dict({name: [] for name in FEATURES}, features=FEATURES)
     else:
-        _decide_backend(dataset, pre, fmt, load_from_cache_file)
-        mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc)
+        fp = fingerprint(dataset, pre)
+        _decide_backend(dataset, pre, fmt, load_from_cache_file, fp)
+        mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc, fp)
     keep = user_columns(dataset.column_names, fmt, pre.options["column_map"])
     if keep:  # the user's other columns (ids, sources, ...) ride along, zero-copy: one output row per input row
         mapped = concatenate_datasets([dataset.select_columns(keep), mapped], axis=1)

@@ -193,3 +193,13 @@ def test_backend_truncation_falls_back(llama3):
     enc = Encoder(tok)
     assert enc(["one two three four five six"]).to_pylist() == [[606, 1403, 2380, 3116, 4330, 4848]]
     assert enc.choice.backend == "hf" and "truncation" in enc.choice.reason
+
+
+def test_environment_forces_the_hf_backend(llama3, monkeypatch):
+    monkeypatch.setenv("HF_SFTPREP_BACKEND", "hf")
+    enc = Encoder(llama3)
+    assert enc(["hello there"]).to_pylist() == [[15339, 1070]]
+    assert enc.choice == fast_backend.Choice("hf", "HF_SFTPREP_BACKEND=hf is set")
+    monkeypatch.setenv("HF_SFTPREP_BACKEND", "rust")
+    with pytest.raises(SFTPrepError, match=r"HF_SFTPREP_BACKEND='rust' is not supported; expected one of 'auto', 'hf', or unset\."):
+        Encoder(llama3)

@@ -67,10 +67,9 @@ class PrepReport:
             f"length p50/p90/p99/max: {lengths}; "
             f"rows whose end-of-turn was truncated: {self.eot_truncated_rows} "
             f"(rows that lost any trained token: {self.trained_truncated_rows})"
-            + (
-                f"\ntokenizer backend: {self.tokenizer_backend}"
-                + (f" ({self.tokenizer_backend_reason})" if self.tokenizer_backend_reason else "")
-                if self.tokenizer_backend
+            + (  # only when the fast backend was not used: why
+                f"\ntokenizer backend: {self.tokenizer_backend} ({self.tokenizer_backend_reason})"
+                if self.tokenizer_backend_reason
                 else ""
             )
             + (

@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 
+from ..errors import SFTPrepError
 from .encode import hf_ids
 
 logger = logging.getLogger("hf_sftprep")
 
 Backend = Literal["auto", "hf"]
 BACKENDS: tuple[str, ...] = ("auto", "hf")
+# HF_SFTPREP_BACKEND=hf makes "auto" mean "hf" in this process and its workers: runs the whole test suite
+# (or a production job) on the HF backend without touching any call site
+ENV = "HF_SFTPREP_BACKEND"
 
 # Lone surrogates are absent on purpose: neither backend can encode them (HF raises TypeError, fastokens
 # UnicodeEncodeError) and Arrow strings cannot hold them, so no dataset row can contain one.
@@ -142,6 +147,11 @@ class Encoder:
         self.backend = backend
         self._fast = None
         self._choice: Choice | None = Choice("hf", "backend='hf' was requested") if backend == "hf" else None
+        forced = os.environ.get(ENV, "")
+        if forced and forced not in BACKENDS:
+            raise SFTPrepError(f"{ENV}={forced!r} is not supported; expected one of {', '.join(map(repr, BACKENDS))}, or unset.")
+        if backend == "auto" and forced == "hf":
+            self._choice = Choice("hf", f"{ENV}=hf is set")
         self._key: str | None = None
 
     def __getstate__(self):
@@ -193,7 +203,7 @@ class Encoder:
 def _log(choice: Choice) -> None:
     if choice.backend == "fastokens":
         logger.info("hf_sftprep: tokenizing with fastokens (ids checked identical to the HF tokenizer on the probe set)")
-    elif choice.reason.startswith("fastokens is not installed") or choice.reason.startswith("backend="):
+    elif choice.reason.startswith(("fastokens is not installed", "backend=", ENV)):
         logger.info("hf_sftprep: tokenizing with the HF backend: %s", choice.reason)
     else:
         logger.warning("hf_sftprep: tokenizing with the HF backend: %s", choice.reason)

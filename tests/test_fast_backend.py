@@ -34,12 +34,15 @@ def _fresh_builds():
 
 
 def _prepared(tok, rows, **options):
+    """prepare() with the fast backend's build finished first (else a small dataset encodes while it builds)."""
+    Encoder(tok).decide([])
     ds, report = hf_sftprep.prepare(Dataset.from_list(rows), tok, return_report=True, **options)
     return ds["input_ids"], ds["labels"], report
 
 
 def test_probe_set_and_random_texts_identical(any_tok):
     enc = Encoder(any_tok)
+    enc.decide([])
     rng = random.Random(5)
     texts = probe_texts(any_tok) + [random_text(rng, long=rng.random() < 0.3) for _ in range(300)] + [""]
     assert enc(texts).to_pylist() == hf_ids(any_tok, texts).to_pylist()
@@ -105,7 +108,7 @@ def test_pickles_without_the_built_backend(llama3):
     pre = SFTPreprocessor(llama3, backend="hf")
     assert pickle.loads(pickle.dumps(pre)).options["backend"] == "hf"
     enc = Encoder(llama3)
-    enc(["warm up"])
+    enc.decide(["warm up"])
     clone = pickle.loads(pickle.dumps(enc))
     assert clone.choice is None and clone(["hello there"]).to_pylist() == [[15339, 1070]]
 
@@ -131,6 +134,7 @@ def test_refused_tokenizer_falls_back_and_says_why(caplog):
     tok = _bert_like()
     enc = Encoder(tok)
     with caplog.at_level(logging.WARNING, logger="hf_sftprep"):
+        enc.decide(["ab b"])
         assert enc(["ab b", "a"]).to_pylist() == [[4, 2], [1]]
         enc(["ab"])
     assert enc.choice.backend == "hf"
@@ -164,6 +168,7 @@ def _plus_one(values):
 
 def test_a_later_batch_that_differs_falls_back(llama3, monkeypatch):
     enc = Encoder(llama3)
+    enc.decide(["first batch"])
     assert enc(["first batch"]).to_pylist() == hf_ids(llama3, ["first batch"]).to_pylist()
     monkeypatch.setattr(fast_backend, "_fast_encode", lambda fast, texts: hf_ids(llama3, ["x"] * len(texts)))
     assert enc(["second batch", "more"]).to_pylist() == hf_ids(llama3, ["second batch", "more"]).to_pylist()
@@ -176,6 +181,7 @@ def test_first_rows_that_differ_fall_back(llama3, monkeypatch):
     monkeypatch.setattr(fast_backend, "_fast_encode", lambda fast, texts: real(fast, texts) if set(texts) <= probes
                         else hf_ids(llama3, ["x"] * len(texts)))
     enc = Encoder(llama3)
+    enc.decide(["a row of the batch"])
     assert enc(["a row of the batch"]).to_pylist() == hf_ids(llama3, ["a row of the batch"]).to_pylist()
     assert enc.choice.backend == "hf" and "a row of the batch" in enc.choice.reason
 
@@ -183,7 +189,7 @@ def test_first_rows_that_differ_fall_back(llama3, monkeypatch):
 def test_not_installed_falls_back(llama3, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "fastokens", None)
     enc = Encoder(llama3)
-    enc(["hi"])
+    enc.decide(["hi"])
     assert enc.choice == fast_backend.Choice("hf", "fastokens is not installed (pip install 'hf-sftprep[fast]')")
 
 
@@ -191,6 +197,7 @@ def test_backend_truncation_falls_back(llama3):
     tok = copy.deepcopy(llama3)
     tok.backend_tokenizer.enable_truncation(max_length=3)
     enc = Encoder(tok)
+    enc.decide([])
     assert enc(["one two three four five six"]).to_pylist() == [[606, 1403, 2380, 3116, 4330, 4848]]
     assert enc.choice.backend == "hf" and "truncation" in enc.choice.reason
 
@@ -203,3 +210,17 @@ def test_environment_forces_the_hf_backend(llama3, monkeypatch):
     monkeypatch.setenv("HF_SFTPREP_BACKEND", "rust")
     with pytest.raises(SFTPrepError, match=r"HF_SFTPREP_BACKEND='rust' is not supported; expected one of 'auto', 'hf', or unset\."):
         Encoder(llama3)
+
+
+def test_batches_encode_through_hf_while_the_build_runs(llama3, monkeypatch):
+    import threading
+
+    gate = threading.Event()
+    real = fast_backend._build
+    monkeypatch.setattr(fast_backend, "_build", lambda tok: (gate.wait(), real(tok))[1])
+    enc = Encoder(llama3)
+    assert enc(["hello there"]).to_pylist() == [[15339, 1070]]
+    assert enc.choice.backend == "hf" and "still being built" in enc.choice.reason
+    gate.set()
+    enc._slot["thread"].join()
+    assert enc(["hello there"]).to_pylist() == [[15339, 1070]] and enc.choice == fast_backend.Choice("fastokens")

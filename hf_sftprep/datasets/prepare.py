@@ -69,9 +69,10 @@ def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from
     )
 
 
-def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_cache_file, fp: str) -> None:
-    """Choose the tokenizer backend here, on the first rows, before the map: the report can say which one
-    ran, and forked ``num_proc`` workers inherit the built backend instead of each building their own.
+def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_cache_file, fp: str, num_proc) -> None:
+    """Start the tokenizer backend's build and check here, on the first rows, before the map. With one
+    process the map does not wait for it (batches encode through HF until it is ready); with ``num_proc``
+    workers it is finished first, so that the forked workers inherit it instead of each building their own.
     Skipped when the map will load its cache (nothing is tokenized) and for Stanford Alpaca rows (the
     character path, HF only)."""
     if fmt == "alpaca" and pre.options["alpaca_prompt"] == "stanford":
@@ -85,7 +86,7 @@ def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_
         texts = pre._render_batch(head, list(range(min(8, dataset.num_rows))))[1]
     except (RowError, SFTPrepError):  # the map reports bad rows with their context; decide on the probes
         texts = []
-    pre.encoder.decide(texts)
+    pre.encoder.decide(texts, wait=bool(num_proc and num_proc > 1))
 
 
 def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc):
@@ -99,7 +100,7 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
         mapped = Dataset.from_dict({name: [] for name in FEATURES}, features=FEATURES)
     else:
         fp = fingerprint(dataset, pre)
-        _decide_backend(dataset, pre, fmt, load_from_cache_file, fp)
+        _decide_backend(dataset, pre, fmt, load_from_cache_file, fp, num_proc)
         mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc, fp)
     keep = user_columns(dataset.column_names, fmt, pre.options["column_map"])
     if keep:  # the user's other columns (ids, sources, ...) ride along, zero-copy: one output row per input row

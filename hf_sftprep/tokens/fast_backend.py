@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,10 +80,36 @@ class Choice:
     reason: str = ""
 
 
-# per process, by the sha256 of the tokenizer's serialization: (fastokens.Tokenizer or None, Choice).
-# Module level so that every SFTPreprocessor of one tokenizer shares one build (~1-3 s), and forked
-# Dataset.map workers inherit it.
-_BUILT: dict[str, tuple[object, Choice]] = {}
+# per process, by the sha256 of the tokenizer's serialization: {"result": (fastokens.Tokenizer or None, Choice)}
+# once built. Module level so that every Encoder of one tokenizer shares one build, and forked Dataset.map
+# workers inherit a finished one. The build (~1.2 s for Llama 3 unloaded, 3-7 s on a loaded 2-core machine)
+# runs on a thread (fastokens releases the GIL) while the first batches render and encode through HF, so
+# small datasets never wait for it.
+_BUILT: dict[str, dict] = {}
+
+
+def _start_build(tokenizer, key: str) -> dict:
+    slot = _BUILT.get(key)
+    if slot is None:
+        slot = _BUILT[key] = {}
+
+        def work():
+            result = _build(tokenizer)
+            _log(result[1])
+            slot["result"] = result
+
+        slot["thread"] = threading.Thread(target=work, name="hf_sftprep-fastokens-build", daemon=True)
+        slot["thread"].start()
+    return slot
+
+
+def _forget_unfinished() -> None:
+    """In a forked child the build thread is gone: an unfinished build starts again there."""
+    for key in [k for k, slot in _BUILT.items() if "result" not in slot]:
+        del _BUILT[key]
+
+
+os.register_at_fork(after_in_child=_forget_unfinished)
 
 
 def _fast_encode(fast, texts: list[str]) -> pa.ListArray:
@@ -138,8 +165,10 @@ class Encoder:
 
     Example:
         >>> enc = Encoder(tok)
-        >>> enc(["hi", "hello there"]).to_pylist(), enc.choice.backend
-        ([[6151], [15339, 1070]], 'fastokens')
+        >>> enc.decide(["hello there"])  # else the first batches encode through HF while it builds
+        Choice(backend='fastokens', reason='')
+        >>> enc(["hi", "hello there"]).to_pylist()
+        [[6151], [15339, 1070]]
     """
 
     def __init__(self, tokenizer, backend: Backend = "auto"):
@@ -152,7 +181,8 @@ class Encoder:
             raise SFTPrepError(f"{ENV}={forced!r} is not supported; expected one of {', '.join(map(repr, BACKENDS))}, or unset.")
         if backend == "auto" and forced == "hf":
             self._choice = Choice("hf", f"{ENV}=hf is set")
-        self._key: str | None = None
+        self._slot: dict | None = None
+        self._unfinished = False
 
     def __getstate__(self):
         return {"tokenizer": self.tokenizer, "backend": self.backend}
@@ -160,20 +190,18 @@ class Encoder:
     def __setstate__(self, state):
         self.__init__(state["tokenizer"], state["backend"])
 
-    @property
-    def choice(self) -> Choice | None:
-        """The backend in use; None until the first call decides it."""
-        return self._choice
-
-    def decide(self, first_rows: list[str]) -> Choice:
-        """Build and check the fast backend (once per tokenizer and process), then on ``first_rows``."""
+    def decide(self, first_rows: list[str], wait: bool = True) -> Choice | None:
+        """Start the fast backend's build and check (once per tokenizer and process); once built, check it
+        on ``first_rows`` and fix the choice. ``wait=False`` returns None while the build is running."""
         if self._choice is not None:
             return self._choice
-        self._key = _key(self.tokenizer)
-        if self._key not in _BUILT:
-            _BUILT[self._key] = _build(self.tokenizer)
-            _log(_BUILT[self._key][1])
-        fast, choice = _BUILT[self._key]
+        if self._slot is None:
+            self._slot = _start_build(self.tokenizer, _key(self.tokenizer))
+        if wait:
+            self._slot["thread"].join()
+        if "result" not in self._slot:
+            return None
+        fast, choice = self._slot["result"]
         if fast is not None and first_rows:
             reason = _differs(fast, self.tokenizer, first_rows)
             if reason:
@@ -183,14 +211,16 @@ class Encoder:
 
     def _fall_back(self, reason: str) -> tuple[None, Choice]:
         choice = Choice("hf", reason)
-        _BUILT[self._key] = (None, choice)
+        self._slot["result"] = (None, choice)
         _log(choice)
         self._fast, self._choice = None, choice
         return None, choice
 
     def __call__(self, texts: list[str]) -> pa.ListArray:
         if self._choice is None:
-            self.decide(texts[:8])
+            if self.decide(texts[:8], wait=False) is None:
+                self._unfinished = True
+                return hf_ids(self.tokenizer, texts)  # identical ids; the build is not finished yet
         elif self._fast is not None and texts:
             reason = _differs(self._fast, self.tokenizer, texts[:1])  # each later batch's first row
             if reason:
@@ -198,6 +228,14 @@ class Encoder:
         if self._fast is None:
             return hf_ids(self.tokenizer, texts)
         return _fast_encode(self._fast, texts)
+
+    @property
+    def choice(self) -> Choice | None:
+        """The backend in use; None before the first call. Rows encoded before the build finished went
+        through HF: then, until it finishes, the choice says so."""
+        if self._choice is None and self._unfinished:
+            return Choice("hf", "the fast backend was still being built when the rows were encoded (small dataset)")
+        return self._choice
 
 
 def _log(choice: Choice) -> None:

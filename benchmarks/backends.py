@@ -46,10 +46,10 @@ def plan(quick: bool) -> list[tuple]:
         return [("llama3", "chat", 60, METHODS, None, 1)]
     return [
         ("llama3", "chat", 4000, METHODS, None, 2),
-        ("llama3", "chat", 20000, METHODS, None, 3),
+        ("llama3", "chat", 20000, METHODS, None, 2),
         ("qwen2_5", "chat", 20000, METHODS, None, 2),
         ("llama3", "chat", 20000, ["floor", "hf_sftprep_hf", "hf_sftprep", "trl"], 2, 2),
-        ("llama3", "long", 1000, METHODS, None, 3),
+        ("llama3", "long", 1000, METHODS, None, 2),
     ]
 
 

@@ -98,7 +98,9 @@ def _start_build(tokenizer, key: str) -> dict:
             _log(result[1])
             slot["result"] = result
 
-        slot["thread"] = threading.Thread(target=work, name="hf_sftprep-fastokens-build", daemon=True)
+        # not a daemon: a daemon thread killed inside the Rust build at interpreter exit aborts the process
+        # ("FATAL: exception not rethrown"); exit waits for the build instead (at most its ~1-3 s)
+        slot["thread"] = threading.Thread(target=work, name="hf_sftprep-fastokens-build", daemon=False)
         slot["thread"].start()
     return slot
 

@@ -35,6 +35,14 @@ def sftprep_plain(tok, num_proc=None):
     return lambda raw: prepare(raw, tok, num_proc=num_proc, load_from_cache_file=False, dedupe_pieces=False)
 
 
+def sftprep_hf(tok, num_proc=None):
+    """prepare() with the HF tokenizer backend forced (what users get without the fast extra)."""
+    return lambda raw: prepare(raw, tok, num_proc=num_proc, load_from_cache_file=False, backend="hf")
+
+
+TRL_TEMPLATES = {"<|eot_id|>": "llama3_training", "<|im_end|>": "qwen2_5_training"}
+
+
 def trl(tok, num_proc=None):
     """TRL 1.16 SFTTrainer._prepare_dataset with assistant_only_loss=True and its Llama 3 training template.
 
@@ -45,7 +53,7 @@ def trl(tok, num_proc=None):
     from trl import SFTConfig, SFTTrainer
 
     tok = _clone(tok)
-    tok.chat_template = trl_template("llama3_training")
+    tok.chat_template = trl_template(TRL_TEMPLATES[tok.eos_token] if tok.eos_token in TRL_TEMPLATES else "llama3_training")
     cfg = transformers.LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
                                    num_attention_heads=2, num_key_value_heads=1)
     torch.manual_seed(0)
@@ -84,4 +92,4 @@ def seed_collator_epoch(ids_rows: list[list[int]], header: list[int], end: int) 
     return trained
 
 
-METHODS = {"floor": floor, "hf_sftprep": sftprep, "hf_sftprep_plain": sftprep_plain, "trl": trl}
+METHODS = {"floor": floor, "hf_sftprep": sftprep, "hf_sftprep_hf": sftprep_hf, "hf_sftprep_plain": sftprep_plain, "trl": trl}

@@ -25,10 +25,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 
-def _tokenizer(cache: Path):
+def _tokenizer(cache: Path, name: str = "llama3"):
     from hf_sftprep import offline
 
-    return offline.llama3_tokenizer(cache)
+    return {"llama3": offline.llama3_tokenizer, "qwen2_5": offline.qwen2_5_tokenizer}[name](cache)
 
 
 def _data_file(shape: str, rows: int, work: Path) -> Path:
@@ -59,7 +59,7 @@ def worker(args) -> None:
     from methods import METHODS, seed_collator_epoch
 
     datasets.disable_progress_bars()
-    tok = _tokenizer(Path(args.tok_cache))
+    tok = _tokenizer(Path(args.tok_cache), args.tokenizer)
     raw = datasets.load_dataset("json", data_files=args.data, split="train")
     if args.method == "seed":
         from methods import floor
@@ -87,19 +87,21 @@ def worker(args) -> None:
                       "peak_rss_mb": rss / 1024, "end_rss_anon_mb": anon_mb, "end_rss_file_mb": file_mb}))
 
 
-def measure(method: str, shape: str, rows: int, num_proc: int | None, work: Path, tok_cache: Path) -> dict:
+def measure(method: str, shape: str, rows: int, num_proc: int | None, work: Path, tok_cache: Path,
+            tokenizer: str = "llama3", env: dict | None = None) -> dict:
     data = _data_file(shape, rows, work)
     with tempfile.TemporaryDirectory(dir=work) as cache:
         # num_proc=1 keeps the tokenizer's default batch parallelism (what users get); forked workers turn it off
         parallel = "false" if num_proc and num_proc > 1 else "true"
-        env = dict(os.environ, HF_DATASETS_CACHE=cache, TOKENIZERS_PARALLELISM=parallel, PYTHONPATH=str(HERE))
+        env = dict(os.environ, HF_DATASETS_CACHE=cache, TOKENIZERS_PARALLELISM=parallel,
+                   PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT)]), **(env or {}))
         cmd = [sys.executable, str(HERE / "run.py"), "worker", "--method", method, "--data", str(data),
-               "--tok-cache", str(tok_cache)] + (["--num-proc", str(num_proc)] if num_proc else [])
+               "--tok-cache", str(tok_cache), "--tokenizer", tokenizer] + (["--num-proc", str(num_proc)] if num_proc else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{method} {shape} {rows} failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out.update(method=method, shape=shape, num_proc=num_proc or 1)
+    out.update(method=method, shape=shape, num_proc=num_proc or 1, tokenizer=tokenizer)
     return out
 
 
@@ -163,6 +165,7 @@ def main(argv=None) -> None:
     w.add_argument("--data", required=True)
     w.add_argument("--tok-cache", required=True)
     w.add_argument("--num-proc", type=int)
+    w.add_argument("--tokenizer", default="llama3", choices=("llama3", "qwen2_5"))
     p.add_argument("--quick", action="store_true")
     p.add_argument("--only", help="rerun one group and replace its rows in --out")
     p.add_argument("--work", default=str(HERE / "results" / "work"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 from datasets import Dataset, DatasetDict, concatenate_datasets, Features, IterableDataset, List, Value
@@ -49,10 +50,10 @@ def tokenizer_identity(tokenizer) -> list:
 
 def fingerprint(dataset: Dataset, pre: SFTPreprocessor) -> str:
     """Cache key: input data, tokenizer identity, template text, options and library version."""
-    return Hasher.hash(["hf_sftprep", __version__, dataset._fingerprint, tokenizer_identity(pre.tokenizer), pre.options])
+    return Hasher.hash(["hf_sftprep", __version__, dataset._fingerprint, tokenizer_identity(pre.tokenizer), pre.cache_options()])
 
 
-def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc) -> Dataset:
+def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc, fp: str) -> Dataset:
     return dataset.map(
         pre,
         batched=True,
@@ -61,10 +62,30 @@ def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from
         num_proc=num_proc,
         remove_columns=dataset.column_names,
         features=FEATURES,
-        new_fingerprint=fingerprint(dataset, pre),
+        new_fingerprint=fp,
         load_from_cache_file=load_from_cache_file,
         desc=desc,
     )
+
+
+def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_cache_file, fp: str, num_proc) -> None:
+    """Start the tokenizer backend's build and check here, on the first rows, before the map. With one
+    process the map does not wait for it (batches encode through HF until it is ready); with ``num_proc``
+    workers it is finished first, so that the forked workers inherit it instead of each building their own.
+    Skipped when the map will load its cache (nothing is tokenized) and for Stanford Alpaca rows (the
+    character path, HF only)."""
+    if fmt == "alpaca" and pre.options["alpaca_prompt"] == "stanford":
+        return
+    if load_from_cache_file is not False and dataset.cache_files:
+        folder = Path(dataset.cache_files[0]["filename"]).parent
+        if any(folder.glob(f"cache-{fp}*.arrow")):
+            return
+    head = dataset[: min(8, dataset.num_rows)]
+    try:
+        texts = pre._render_batch(head, list(range(min(8, dataset.num_rows))))[1]
+    except (RowError, SFTPrepError):  # the map reports bad rows with their context; decide on the probes
+        texts = []
+    pre.encoder.decide(texts, wait=bool(num_proc and num_proc > 1))
 
 
 def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc):
@@ -77,11 +98,15 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
     if dataset.num_rows == 0:  # Dataset.map skips the function on 0 rows and would return no meta columns
         mapped = Dataset.from_dict({name: [] for name in FEATURES}, features=FEATURES)
     else:
-        mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc)
+        fp = fingerprint(dataset, pre)
+        _decide_backend(dataset, pre, fmt, load_from_cache_file, fp, num_proc)
+        mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc, fp)
     keep = user_columns(dataset.column_names, fmt, pre.options["column_map"])
     if keep:  # the user's other columns (ids, sources, ...) ride along, zero-copy: one output row per input row
         mapped = concatenate_datasets([dataset.select_columns(keep), mapped], axis=1)
     report = report_from_table(mapped.data.table, pre.spec)
+    if pre.encoder.choice is not None:
+        report.tokenizer_backend, report.tokenizer_backend_reason = pre.encoder.choice.backend, pre.encoder.choice.reason
     log_drops(report)
     if report.dropped:
         mapped = mapped.select(np.flatnonzero(kept_mask(mapped.data.table)))

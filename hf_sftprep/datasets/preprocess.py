@@ -29,6 +29,7 @@ from ..templates.render import Renderer, special_pattern, special_strings
 from ..templates.shapes import added_token_splitter
 from ..templates.verify import ShapeVerifier
 from ..tokens.encode import encode_ids
+from ..tokens.fast_backend import BACKENDS, Backend, Encoder
 from ..tokens.exact import offsets_trained_mask, turn_char_spans
 from ..tokens.masking import build_labels, count_per_row, span_mask, take_rows, truncate
 from ..tokens.pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
@@ -97,6 +98,7 @@ class SFTPreprocessor:
         end_of_turn: str | None = None,
         emit_meta: bool = False,
         dedupe_pieces: bool = True,
+        backend: Backend = "auto",
     ):
         has_template = bool(getattr(tokenizer, "chat_template", None))
         alpaca_prompt = alpaca_prompt or ("chat" if has_template else "stanford")
@@ -107,6 +109,7 @@ class SFTPreprocessor:
         check_choice("max_length_strategy", max_length_strategy, ("truncate", "drop", "error"))
         check_choice("on_invalid", on_invalid, ("error", "drop"))
         check_choice("special_tokens_in_content", special_tokens_in_content, ("error", "split", "allow"))
+        check_choice("backend", backend, BACKENDS)
         if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
             raise SFTPrepError(f"max_length={max_length!r} is not a positive int; pass a positive int, or None for no limit.")
         if alpaca_prompt == "stanford" and not tokenizer.eos_token:
@@ -128,7 +131,9 @@ class SFTPreprocessor:
             "end_of_turn": end_of_turn,
             "emit_meta": emit_meta,
             "dedupe_pieces": dedupe_pieces,
+            "backend": backend,
         }
+        self.encoder = Encoder(tokenizer, backend)
         template = getattr(tokenizer, "chat_template", None)
         self.templates = dict(template) if isinstance(template, dict) else None
         self.named: dict[str, SFTPreprocessor] | None = None
@@ -177,11 +182,16 @@ class SFTPreprocessor:
             )
 
     # -- pickling: datasets hashes this state to fingerprint the map -------------------------
+    def cache_options(self) -> dict:
+        """The options that change the output: all but ``backend`` (both backends give identical ids)."""
+        return {k: v for k, v in self.options.items() if k != "backend"}
+
     def __getstate__(self):
-        return {"tokenizer": self.tokenizer, "options": self.options, "version": __version__}
+        state = {"tokenizer": self.tokenizer, "options": self.cache_options(), "version": __version__}
+        return state if self.options["backend"] == "auto" else {**state, "backend": self.options["backend"]}
 
     def __setstate__(self, state):
-        self.__init__(state["tokenizer"], **state["options"])
+        self.__init__(state["tokenizer"], **state["options"], backend=state.get("backend", "auto"))
 
     # -- per-row validation and rendering ------------------------------------------------------
     def _check_specials(self, row: int, messages: list[dict], chat: bool = True, tools: list | None = None) -> bool:
@@ -382,7 +392,7 @@ class SFTPreprocessor:
 
     def _sanitized_ids(self, texts, sanitize) -> pa.ListArray:
         """Whole-text ids, with the 'split' rows encoded by transformers' control-token sanitizer."""
-        ids = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        ids = self.encoder(texts).to_pylist()
         for k, (messages, tools) in sanitize.items():
             ids[k] = self.tokenizer.apply_chat_template(
                 messages, tools=tools, tokenize=True, sanitize_control_tokens=True, return_dict=False
@@ -393,9 +403,9 @@ class SFTPreprocessor:
         if sanitize:
             arr = self._sanitized_ids(texts, sanitize)
         elif self._split is not None and worth_deduping(texts, self._split):
-            arr, _ = tokenize_pieced(self.tokenizer, texts, self._split)
+            arr, _ = tokenize_pieced(self.tokenizer, texts, self._split, self.encoder)
         else:
-            arr = encode_ids(self.tokenizer, texts)
+            arr = encode_ids(self.tokenizer, texts, self.encoder)
         flat = arr.values.to_numpy(zero_copy_only=False) if len(arr) else np.zeros(0, np.int32)
         offsets = arr.offsets.to_numpy().astype(np.int64)
         flat = flat[offsets[0] : offsets[-1]] if len(arr) else flat

@@ -40,6 +40,9 @@ class PrepReport:
     end_text: str | None = None
     header_ids: list[int] | None = None
     end_ids: list[int] | None = None
+    # "fastokens" or "hf" for whole-text encoding (ids are identical); None when nothing was tokenized here
+    tokenizer_backend: str | None = None
+    tokenizer_backend_reason: str = ""
 
     @property
     def trained_fraction(self) -> float:
@@ -64,6 +67,11 @@ class PrepReport:
             f"length p50/p90/p99/max: {lengths}; "
             f"rows whose end-of-turn was truncated: {self.eot_truncated_rows} "
             f"(rows that lost any trained token: {self.trained_truncated_rows})"
+            + (  # only when the fast backend was not used: why
+                f"\ntokenizer backend: {self.tokenizer_backend} ({self.tokenizer_backend_reason})"
+                if self.tokenizer_backend_reason
+                else ""
+            )
             + (
                 f"\nassistant turns whose reasoning the template did not render: {self.reasoning_dropped_turns}"
                 if self.reasoning_dropped_turns

@@ -64,8 +64,9 @@ def worth_deduping(texts: list[str], pattern: re.Pattern, sample: int = 64, max_
     return total > 0 and sum(len(p) for p in distinct) < max_unique * total
 
 
-def tokenize_pieced(tokenizer, texts: list[str], pattern: re.Pattern) -> tuple[pa.ListArray, int]:
-    """Ids of ``texts`` assembled from their distinct pieces; also returns the number of distinct pieces."""
+def tokenize_pieced(tokenizer, texts: list[str], pattern: re.Pattern, encoder=None) -> tuple[pa.ListArray, int]:
+    """Ids of ``texts`` assembled from their distinct pieces; also returns the number of distinct pieces.
+    ``encoder`` is passed to :func:`encode_ids` (the verified fast backend, or None for HF)."""
     index: dict[str, int] = {}
     order: list[int] = []
     counts = np.empty(len(texts), dtype=np.int64)
@@ -76,7 +77,7 @@ def tokenize_pieced(tokenizer, texts: list[str], pattern: re.Pattern) -> tuple[p
                 order.append(index.setdefault(piece, len(index)))
                 n += 1
         counts[r] = n
-    unique = encode_ids(tokenizer, list(index))
+    unique = encode_ids(tokenizer, list(index), encoder)
     order_arr = np.asarray(order, dtype=np.int64)
     flat = pc.list_flatten(unique.take(pa.array(order_arr)))
     piece_len = np.diff(unique.offsets.to_numpy())[order_arr] if len(order_arr) else np.zeros(0, np.int64)

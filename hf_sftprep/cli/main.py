@@ -59,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("tokenizer", nargs="?", help="a local tokenizer directory or a hub id")
     t.add_argument("--chat-template", help="file whose text replaces the tokenizer's chat template")
     t.add_argument("--zoo", action="store_true", help="a markdown table for every template family TRL ships (offline)")
+    t.add_argument("--families", action="store_true",
+                   help="a markdown table for the published templates outside TRL's folder and real Mistral tokenizers (offline)")
 
     d = sub.add_parser("demo", help="run the whole path offline on the shipped sample data")
     d.add_argument("--row", type=int, default=1)
@@ -220,8 +222,14 @@ def _demo(args) -> None:
 
 
 def _template(args) -> None:
-    from .templates import describe, zoo_table
+    from .templates import describe, families_table, zoo_table
 
+    if args.families:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as cache:
+            print(families_table(cache))
+        return
     if args.zoo:
         import tempfile
 

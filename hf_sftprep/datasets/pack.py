@@ -27,7 +27,7 @@ from datasets.fingerprint import Hasher
 from datasets.table import InMemoryTable
 from datasets.utils import tqdm
 
-from .. import __version__
+from .._version import __version__
 from ..errors import OptionError, SFTPrepError
 
 logger = logging.getLogger("hf_sftprep")

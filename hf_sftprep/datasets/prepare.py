@@ -10,7 +10,7 @@ import numpy as np
 from datasets import Dataset, DatasetDict, concatenate_datasets, Features, IterableDataset, List, Value
 from datasets.fingerprint import Hasher
 
-from .. import __version__
+from .._version import __version__
 from ..errors import RowError, SFTPrepError
 from ..records.alpaca import stanford_prompt
 from ..records.detect import detect_format

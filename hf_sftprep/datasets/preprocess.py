@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from .. import __version__
+from .._version import __version__
 from ..errors import RowError, SFTPrepError, TemplateError
 from ..records.alpaca import stanford_prompt
 from ..records.detect import check_choice, detect_format

@@ -1,135 +1,19 @@
-"""Load records and tokenizers for the CLI; save and reopen prepared datasets."""
+"""Save and reopen prepared datasets for the CLI; records and tokenizers load through ``hf_sftprep.sources``."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
-from ..errors import SFTPrepError
+from ..sources import BUILDERS, SourceError, load_records, load_tokenizer, looks_local  # noqa: F401 (CLI interface)
 
-BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv"}
 STATS_FILE = "stats.json"
 TOKENIZER_DIR = "tokenizer"
 LEGACY_DATA_DIR = "data"  # where earlier versions put the dataset, one level down
 
-
-class CLIError(SFTPrepError):
-    """A user-facing problem the CLI reports in one line (exit code 2)."""
-
-
-def load_records(data: str, split: str = "train"):
-    """A local file, a directory of files, or a hub dataset name -> ``datasets.Dataset``."""
-    import datasets
-
-    path = Path(data)
-    if path.is_file():
-        builder = BUILDERS.get(path.suffix.lower())
-        if builder is None:
-            raise CLIError(f"{data}: unsupported file type {path.suffix!r}; expected one of {', '.join(BUILDERS)}.")
-        return _load_files(builder, [path], data)
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in BUILDERS)
-        if not files:
-            raise CLIError(f"{data}: directory holds no {', '.join(BUILDERS)} files.")
-        kinds = {BUILDERS[p.suffix.lower()] for p in files}
-        if len(kinds) > 1:
-            raise CLIError(f"{data}: directory mixes file types {sorted(kinds)}; keep one type per directory.")
-        return _load_files(kinds.pop(), files, data)
-    if path.suffix.lower() in BUILDERS or looks_local(data):
-        raise CLIError(f"{data}: no such file or directory.")
-    try:
-        return datasets.load_dataset(data, split=split)
-    except Exception as err:  # offline, unknown name, gated, ...
-        raise CLIError(f"cannot load dataset {data!r} (split {split!r}) from the hub: {_first_line(err)}") from err
-
-
-def looks_local(name: str) -> bool:
-    """A path rather than a hub id ('org/name' has at most one '/' and no leading '.', '/' or '~')."""
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name or os.path.isabs(name)
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
-def _load_files(builder: str, files: list[Path], data: str):
-    """``load_dataset`` on local files; a file it cannot read becomes one line naming the file (and line)."""
-    import datasets
-    from datasets.exceptions import DatasetGenerationError
-
-    try:
-        return datasets.load_dataset(builder, data_files=[str(p) for p in files], split="train")
-    except (StopIteration, ValueError, DatasetGenerationError) as err:  # empty file; no data; a parse error
-        raise CLIError(_why_unreadable(builder, files, data, err)) from err
-
-
-def _why_unreadable(builder: str, files: list[Path], data: str, err: BaseException) -> str:
-    """Only on the error path: find the empty file or the first malformed JSON line."""
-    for p in files:
-        if _is_blank(p):
-            return f"{p}: the file is empty; expected records (for JSON Lines, one JSON object per line)."
-    if builder == "json":
-        for p in files:
-            bad = _bad_json_line(p)
-            if bad is not None:
-                line, why = bad
-                return f"{p}, line {line}: not valid JSON ({why}); fix or remove that line."
-    return f"{data}: cannot read the records: {_first_line(err.__cause__ or err)}"
-
-
-def _is_blank(path: Path) -> bool:
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 16):
-            if chunk.strip():
-                return False
-    return True
-
-
-def _bad_json_line(path: Path) -> tuple[int, str] | None:
-    """(line number, reason) of the first line that is not JSON, for a JSON Lines file; for one JSON
-    document (an array or object over many lines), where the document breaks."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    try:
-        json.loads(text)
-        return None
-    except json.JSONDecodeError as whole:
-        lines = text.splitlines()
-        first = next((ln for ln in lines if ln.strip()), "")
-        try:
-            json.loads(first)
-        except json.JSONDecodeError:
-            return whole.lineno, f"{whole.msg} at column {whole.colno}"
-        for number, line in enumerate(lines, 1):
-            if line.strip():
-                try:
-                    json.loads(line)
-                except json.JSONDecodeError as bad:
-                    return number, f"{bad.msg} at column {bad.colno}"
-    return None
-
-
-def load_tokenizer(name: str, chat_template: str | None = None):
-    """A local tokenizer directory or a hub id; ``chat_template`` is a file whose text replaces the template."""
-    from transformers import AutoTokenizer
-
-    path = Path(name).expanduser()
-    if looks_local(name) and not path.exists():
-        raise CLIError(f"--tokenizer {name}: no such directory.")
-    if path.is_file():
-        raise CLIError(f"--tokenizer {name}: is a file; expected a tokenizer directory (with tokenizer_config.json).")
-    try:
-        tok = AutoTokenizer.from_pretrained(str(path) if path.is_dir() else name)
-    except Exception as err:
-        raise CLIError(f"cannot load tokenizer {name!r}: {_first_line(err)}") from err
-    if chat_template is not None:
-        path = Path(chat_template)
-        if not path.is_file():
-            raise CLIError(f"--chat-template {chat_template}: no such file.")
-        tok.chat_template = path.read_text()
-    return tok
+# the CLI's one-line, exit-2 error is the sources' error: a bad path reads the same from either
+CLIError = SourceError
 
 
 def check_out_dir(out: Path, overwrite: bool) -> None:

@@ -334,7 +334,7 @@ def build_mixture(recipe: dict | str | Path, *, return_report: bool = False):
 
 def run_recipe(recipe: dict | str | Path):
     """:func:`build_mixture`'s work: returns ``(dataset, report, tokenizer)`` (the CLI saves the tokenizer)."""
-    from ..cli.loading import load_tokenizer
+    from ..sources import load_tokenizer
 
     plan = parse_recipe(recipe)
     pack = _pack_function(plan)

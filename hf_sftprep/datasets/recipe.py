@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import SFTPrepError
 from ..records.detect import FORMATS
+from ..sources import BUILDERS
 
 GLOBAL_KEYS = (
     "tokenizer", "chat_template", "sources", "max_length", "on_invalid", "train_on", "pack", "test_size",
@@ -22,7 +23,7 @@ SOURCE_KEYS = (
     "take", "fraction", "epochs",
 )
 SHARE_KEYS = ("take", "fraction", "epochs")
-FILE_TYPES = {".json": "json", ".jsonl": "json", ".parquet": "parquet", ".csv": "csv"}
+FILE_TYPES = BUILDERS  # one table of readable file types (hf_sftprep/sources.py)
 
 
 @dataclass

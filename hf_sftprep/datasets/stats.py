@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..tokens.masking import IGNORE_INDEX
+from ..tokens.fast_backend import STILL_BUILDING
 
 logger = logging.getLogger("hf_sftprep")
 
@@ -67,9 +68,9 @@ class PrepReport:
             f"length p50/p90/p99/max: {lengths}; "
             f"rows whose end-of-turn was truncated: {self.eot_truncated_rows} "
             f"(rows that lost any trained token: {self.trained_truncated_rows})"
-            + (  # only when the fast backend was not used: why
+            + (  # only when the fast backend was refused: why (not when it was merely still being built)
                 f"\ntokenizer backend: {self.tokenizer_backend} ({self.tokenizer_backend_reason})"
-                if self.tokenizer_backend_reason
+                if self.tokenizer_backend_reason and not self.tokenizer_backend_reason.startswith(STILL_BUILDING)
                 else ""
             )
             + (

@@ -409,11 +409,17 @@ MISTRAL_KINDS: dict[str, tuple[str, str]] = {
 
 
 def _mistral_data() -> Path:
-    try:
-        import mistral_common
-    except ImportError as err:
-        raise SFTPrepError(f"Mistral tokenizers need mistral-common ({err}). Install it with: pip install mistral-common sentencepiece protobuf") from err
-    return Path(mistral_common.__file__).parent / "data"
+    """mistral-common's bundled tokenizer files, found without importing the package: it is installed with
+    ``--no-deps`` (its numpy bound is older than the one the rest of the stack needs) and only its files are read."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mistral_common")
+    if spec is None or spec.origin is None:
+        raise SFTPrepError(
+            "Mistral tokenizers need the files of mistral-common. Install them with: "
+            "pip install --no-deps mistral-common==1.13.1 && pip install sentencepiece protobuf"
+        )
+    return Path(spec.origin).parent / "data"
 
 
 def mistral_tokenizer(kind: str, cache_dir: str | os.PathLike):

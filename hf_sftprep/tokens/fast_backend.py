@@ -86,6 +86,8 @@ class Choice:
 # runs on a thread (fastokens releases the GIL) while the first batches render and encode through HF, so
 # small datasets never wait for it.
 _BUILT: dict[str, dict] = {}
+# the reason given when a small dataset was encoded before the build finished: timing, not a refusal
+STILL_BUILDING = "the fast backend was still being built"
 
 
 def _start_build(tokenizer, key: str) -> dict:
@@ -236,7 +238,7 @@ class Encoder:
         """The backend in use; None before the first call. Rows encoded before the build finished went
         through HF: then, until it finishes, the choice says so."""
         if self._choice is None and self._unfinished:
-            return Choice("hf", "the fast backend was still being built when the rows were encoded (small dataset)")
+            return Choice("hf", STILL_BUILDING + " when the rows were encoded (small dataset)")
         return self._choice
 
 

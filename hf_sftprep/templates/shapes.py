@@ -9,8 +9,8 @@ shape once against that reference (see :class:`ShapeVerifier` in ``verify.py``).
 
 Example:
     >>> key = shape_key([{"role": "user", "content": "hi"}, {"role": "assistant", "content": " yo"}], [False, True], None, split)
-    >>> key[1]
-    ('assistant', True, (('content', ((' ', ''),)),))
+    >>> key[0][1]   # role, trained, blank, leading whitespace, trailing whitespace
+    ('assistant', True, False, True, False)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 _TEXT_KEYS = ("content", "reasoning_content", "thinking", "reasoning")
 
 
-def _edges(part: str) -> tuple[str, str, str]:
+def _edges(part: str) -> tuple[str, str, str]:  # the sentinel keeps a piece's own edge whitespace
     """(leading whitespace, core, trailing whitespace), without a regex over the whole text."""
     core = part.strip()
     if not core:

@@ -175,6 +175,17 @@ def test_a_later_batch_that_differs_falls_back(llama3, monkeypatch):
     assert enc.choice.backend == "hf" and "second batch" in enc.choice.reason
 
 
+def test_a_row_fastokens_cannot_encode_falls_back(smollm):
+    """SmolLM2's BPE has no token for the bytes of U+40000: HF encodes the row, fastokens raises ("byte 0xf1 has
+    no token in vocabulary"); the batch goes through HF and the encoder says why (found by the fuzz test)."""
+    enc = Encoder(smollm)
+    enc.decide(["plain first row"])
+    assert enc.choice.backend == "fastokens"
+    texts = ["plain", "odd \U00040000 char"]
+    assert enc(texts).to_pylist() == hf_ids(smollm, texts).to_pylist()
+    assert enc.choice.backend == "hf" and "cannot encode" in enc.choice.reason
+
+
 def test_first_rows_that_differ_fall_back(llama3, monkeypatch):
     real = fast_backend._fast_encode
     probes = set(probe_texts(llama3))

@@ -126,8 +126,11 @@ def _fast_encode(fast, texts: list[str]) -> pa.ListArray:
 
 def _differs(fast, tokenizer, texts: list[str]) -> str:
     """"" when fastokens gives the HF ids on every text; else the first text that differs, as a reason."""
-    got = _fast_encode(fast, texts)
     want = hf_ids(tokenizer, texts)
+    try:
+        got = _fast_encode(fast, texts)
+    except Exception as err:  # noqa: BLE001 - a text fastokens cannot encode is a difference too
+        return f"fastokens cannot encode a text the HF tokenizer encodes: {type(err).__name__}: {err}"[:300]
     if got.equals(want):
         return ""
     got_rows, want_rows = got.to_pylist(), want.to_pylist()
@@ -231,7 +234,11 @@ class Encoder:
                 self._fall_back(reason)
         if self._fast is None:
             return hf_ids(self.tokenizer, texts)
-        return _fast_encode(self._fast, texts)
+        try:
+            return _fast_encode(self._fast, texts)
+        except Exception as err:  # noqa: BLE001 - fastokens refuses text the HF tokenizer encodes (a byte it has no token for)
+            self._fall_back(f"fastokens cannot encode a row the HF tokenizer encodes: {type(err).__name__}: {err}"[:300])
+            return hf_ids(self.tokenizer, texts)
 
     @property
     def choice(self) -> Choice | None:

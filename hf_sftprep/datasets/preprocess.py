@@ -174,7 +174,7 @@ class SFTPreprocessor:
         if self.spec is not None and not train_on_inputs:
             self._verifier = ShapeVerifier(
                 tokenizer,
-                lambda messages, prompt, tools: self._render(messages, prompt, tools=tools),
+                self._render,
                 self._label_one,
                 self._specials,
                 added_token_splitter(tokenizer),

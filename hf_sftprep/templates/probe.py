@@ -21,7 +21,7 @@ from dataclasses import replace
 from ..errors import RowError, TemplateError
 from ..tokens.exact import common_prefix_len, turn_char_spans
 from .reference import conversation_openers
-from .render import Renderer, render, special_pattern, special_strings
+from .render import Renderer, quiet_renderer, render, special_pattern, special_strings
 from .spec import TemplateSpec
 
 logger = logging.getLogger("hf_sftprep")
@@ -361,7 +361,7 @@ def probe_template(
             raise TemplateError(f"the chat template cannot render a one-user-turn conversation: {err.detail}") from err
     if not prompt or (end_of_turn is not None and not end_of_turn):
         raise TemplateError("assistant_header and end_of_turn must be non-empty strings.")
-    quiet = _quiet_render(tokenizer, tools)
+    quiet = quiet_renderer(Renderer(tokenizer), tools)
     openers = conversation_openers(quiet, sp.pattern, "zq0x")
     appended = _appended(_common_suffix(*_endings(quiet)), prompt, sp, openers)
     probe = _Probe(tokenizer, prompt, sp, appended, tools)
@@ -431,18 +431,6 @@ def with_template(tokenizer, name: str):
 
 def _try_render(tokenizer, tools) -> None:
     render(tokenizer, [_user(_Q1), _assistant(_A1)], tools=tools)
-
-
-def _quiet_render(tokenizer, tools):
-    rend = Renderer(tokenizer)
-
-    def quiet(messages, add_generation_prompt=False):
-        try:
-            return rend(messages, add_generation_prompt, tools=tools)
-        except Exception:  # the template refuses this probe shape
-            return None
-
-    return quiet
 
 
 def _endings(quiet) -> list[str]:

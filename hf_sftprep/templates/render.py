@@ -39,6 +39,19 @@ def render(
         ) from err
 
 
+def quiet_renderer(render, tools=None):
+    """``render(messages, add_generation_prompt)`` that gives None where the template refuses the
+    conversation (probes and the shape check try shapes a template may not accept)."""
+
+    def quiet(messages, add_generation_prompt=False):
+        try:
+            return render(messages, add_generation_prompt, tools=tools)
+        except Exception:  # raise_exception(), strict alternation, missing tools, ...
+            return None
+
+    return quiet
+
+
 class Renderer:
     """Renders normalized conversations with the compiled template, skipping ``apply_chat_template``'s
     per-call input conversion (the messages are already plain dicts).

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..tokens.masking import char_span_mask
 from .reference import conversation_openers, reference_regions
+from .render import quiet_renderer
 from .shapes import sentinel_conversation, shape_key
 
 Label = Callable[[str, list[bool]], "tuple[np.ndarray, np.ndarray] | None"]
@@ -28,7 +29,7 @@ class ShapeVerifier:
 
     Args:
         tokenizer: the tokenizer (its offsets give the reference's token mask).
-        render: ``render(messages, add_generation_prompt, tools) -> str`` (raises on template errors).
+        render: ``render(messages, add_generation_prompt, tools=...) -> str`` (raises on template errors).
         label: the preprocessor's labelling of one rendered text and its per-turn flags: ``(ids, trained)``,
             or None when the preprocessor refuses the text itself.
         pattern: the tokenizer's special-token regex; ``split``: the added-token splitter for shapes.
@@ -40,16 +41,7 @@ class ShapeVerifier:
         self.pattern, self.split, self.last = pattern, split, last
         self.verdicts: dict[tuple, str | None] = {}
         self.special_ids = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
-        self.openers = conversation_openers(self._quiet(None), pattern, "zq0x")
-
-    def _quiet(self, tools):
-        def render(messages, add_generation_prompt):
-            try:
-                return self.render(messages, add_generation_prompt, tools)
-            except Exception:  # the template refuses this prefix: no reference for the shape
-                return None
-
-        return render
+        self.openers = conversation_openers(quiet_renderer(render), pattern, "zq0x")
 
     def check(self, messages: list[dict], trained: list[bool], flags: list[bool], tools) -> str | None:
         key = shape_key(messages, trained, tools, self.split)
@@ -63,7 +55,7 @@ class ShapeVerifier:
     def _verify(self, messages, trained, flags, tools) -> str | None:
         msgs, s_tools, anchors = sentinel_conversation(messages, tools, self.split)
         needed = {j for j, t in enumerate(trained) if t}
-        ref = reference_regions(self._quiet(s_tools), msgs, anchors, self.openers, self.pattern, needed)
+        ref = reference_regions(quiet_renderer(self.render, s_tools), msgs, anchors, self.openers, self.pattern, needed)
         if ref is None:
             return "the template's rendering of this shape cannot be attributed to its messages"
         text, regions = ref

@@ -30,10 +30,10 @@ def common_prefix_len(a: str, b: str, at: int = 0) -> int:
 def _whole_specials(k: int, spec) -> int:
     """A matched prompt length, moved back to the longest opening the probe saw turns open with (and out
     of a special token it ends inside)."""
-    openings = [n for n in getattr(spec, "openings", ()) if n <= k]
-    if getattr(spec, "openings", ()):
-        k = max(openings) if openings else k
-    for a, b in getattr(spec, "prompt_specials", ()):
+    openings = [n for n in spec.openings if n <= k]
+    if openings:
+        k = max(openings)
+    for a, b in spec.prompt_specials:
         if a < k < b:
             return a
     return k
@@ -42,7 +42,7 @@ def _whole_specials(k: int, spec) -> int:
 def _find_opener(text: str, spec, at: int) -> tuple[int, bool]:
     """Position of the next turn opening at or after ``at``, and whether it is a tool result's closing."""
     pos = text.find(spec.marker, at)
-    result = getattr(spec, "result_opener", "")
+    result = spec.result_opener
     r = text.find(result, at) if result else -1
     if r >= 0 and (pos < 0 or r < pos):
         return r, True
@@ -89,7 +89,7 @@ def turn_char_spans(row: int, text: str, spec, expected: int) -> list[tuple[int,
         [(52, 64)]
     """
     blocks = []  # (marker position, answer start, turn end)
-    appended = getattr(spec, "appended", "")
+    appended = spec.appended
     if appended and text.endswith(appended):  # appended to every rendering: part of no turn
         text = text[: len(text) - len(appended)]
     pos, after_result = _find_opener(text, spec, 0)
@@ -102,7 +102,7 @@ def turn_char_spans(row: int, text: str, spec, expected: int) -> list[tuple[int,
         stop = _close(row, text, start, spec, nxt)
         if nxt < 0 and spec.trailer and text.startswith(spec.trailer, stop):
             stop += len(spec.trailer)
-        gap = getattr(spec, "block_gap", "")
+        gap = spec.block_gap
         if spec.multi_block and blocks and (blocks[-1][2] == pos or (gap and text[blocks[-1][2] : pos] == gap)):
             blocks[-1] = (blocks[-1][0], blocks[-1][1], stop)
         else:

@@ -120,9 +120,9 @@ def test_overflow_error_and_drop():
 
 def test_refusals():
     ds = Dataset.from_dict({"input_ids": [[1, 2]], "labels": [[1, 2]]})
-    with pytest.raises(OptionError, match=r"strategy='wrapped' is not supported; expected one of bfd"):
+    with pytest.raises(OptionError, match=r"strategy='wrapped' is not supported; expected one of 'bfd'"):
         pack(ds, 4, strategy="wrapped")
-    with pytest.raises(OptionError, match=r"overflow='truncate' is not supported; expected one of error, drop"):
+    with pytest.raises(OptionError, match=r"overflow='truncate' is not supported; expected one of 'error', 'drop'"):
         pack(ds, 4, overflow="truncate")
     with pytest.raises(OptionError, match=r"seq_length=0; expected a positive int"):
         pack(ds, 0)

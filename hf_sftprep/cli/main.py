@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SFTPrepError
+from ..options import AlpacaPrompt, Color, Format, OnInvalid, PackOverflow, SpecialTokensInContent, TrainOn, TruncationSide, choices
 from .hints import flag_hints, parse_mapping
 from .loading import CLIError, check_out_dir, load_records, load_tokenizer, open_prepared, save_prepared
 
@@ -22,33 +23,33 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--tokenizer", help="a local tokenizer directory or a hub id")
     b.add_argument("--out", required=True, help="output directory")
     b.add_argument("--split", default="train")
-    b.add_argument("--format", default="auto", choices=["auto", "openai", "alpaca", "sharegpt"])
-    b.add_argument("--alpaca-prompt", choices=["chat", "stanford"])
+    b.add_argument("--format", default="auto", choices=choices(Format))
+    b.add_argument("--alpaca-prompt", choices=choices(AlpacaPrompt))
     b.add_argument("--chat-template", help="file whose text replaces the tokenizer's chat template")
     b.add_argument("--max-length", type=int)
     b.add_argument("--num-proc", type=int)
-    b.add_argument("--on-invalid", default="error", choices=["error", "drop"])
-    b.add_argument("--train-on", default="all", choices=["all", "last"])
+    b.add_argument("--on-invalid", default="error", choices=choices(OnInvalid))
+    b.add_argument("--train-on", default="all", choices=choices(TrainOn))
     b.add_argument("--test-size", type=float, help="also write a test split of this fraction (or row count if >= 1)")
     b.add_argument("--seed", type=int, default=42)
     b.add_argument("--overwrite", action="store_true", help="replace a non-empty --out directory")
     b.add_argument("--pack", type=int, metavar="N", help="pack rows into sequences of at most N tokens (best-fit decreasing; use with --max-length N)")
-    b.add_argument("--pack-overflow", default="error", choices=["error", "drop"],
+    b.add_argument("--pack-overflow", default="error", choices=choices(PackOverflow),
                    help="rows longer than --pack N: refuse them (error) or leave them out, counted (drop)")
     b.add_argument("--assistant-header", metavar="TEXT", help="the text before every answer, when the probe cannot find it")
     b.add_argument("--end-of-turn", metavar="TEXT", help="the text that closes every answer, when the probe cannot find it")
     b.add_argument("--role-map", metavar="A=B,...", help="rename roles, e.g. human=user,gpt=assistant (or a JSON object)")
     b.add_argument("--column-map", metavar="ROLE=COLUMN,...",
                    help="build messages from one column per role, e.g. user=question,assistant=answer (or JSON)")
-    b.add_argument("--truncation-side", default="right", choices=["right", "left"])
-    b.add_argument("--special-tokens-in-content", default="error", choices=["error", "split", "allow"])
+    b.add_argument("--truncation-side", default="right", choices=choices(TruncationSide))
+    b.add_argument("--special-tokens-in-content", default="error", choices=choices(SpecialTokensInContent))
 
     i = sub.add_parser("inspect", help="show which tokens of a prepared row are trained")
     i.add_argument("dir")
     i.add_argument("--row", type=int, default=0)
     i.add_argument("--rows", help="a range A:B")
     i.add_argument("--split", default="train")
-    i.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+    i.add_argument("--color", choices=choices(Color), default="auto")
 
     r = sub.add_parser("report", help="write a self-contained HTML report of a prepared dataset")
     r.add_argument("dir")

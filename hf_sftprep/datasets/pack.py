@@ -29,12 +29,11 @@ from datasets.utils import tqdm
 
 from .._version import __version__
 from ..errors import OptionError, SFTPrepError
+from ..options import PackOverflow, PackStrategy, check_choice
 
 logger = logging.getLogger("hf_sftprep")
 
 TOKEN_COLUMNS = ("input_ids", "labels")
-STRATEGIES = ("bfd",)
-OVERFLOWS = ("error", "drop")
 # Tokens gathered per record batch. The gather index is int64: at 2**18 tokens it is 2 MiB and stays in
 # cache; at 2**23 the same 100k-row gather ran 1.8x slower (page faults on the fresh 64 MiB index).
 CHUNK_TOKENS = 2**18
@@ -373,10 +372,8 @@ def pack(
         >>> pack(ds, 4)[:]
         {'input_ids': [[1, 2, 3, 4], [5, 6]], 'labels': [[-100, 2, 3, 4], [-100, 6]], 'seq_lengths': [[3, 1], [2]], 'length': [4, 2]}
     """
-    if strategy not in STRATEGIES:
-        raise OptionError(f"strategy={strategy!r} is not supported; expected one of {', '.join(STRATEGIES)}.")
-    if overflow not in OVERFLOWS:
-        raise OptionError(f"overflow={overflow!r} is not supported; expected one of {', '.join(OVERFLOWS)}.")
+    check_choice("strategy", strategy, PackStrategy)
+    check_choice("overflow", overflow, PackOverflow)
     if isinstance(seq_length, bool) or not isinstance(seq_length, (int, np.integer)) or seq_length < 1:
         raise OptionError(f"seq_length={seq_length!r}; expected a positive int such as 4096.")
     seq_length = int(seq_length)

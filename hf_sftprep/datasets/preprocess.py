@@ -13,7 +13,6 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Mapping
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +20,8 @@ import pyarrow as pa
 from .._version import __version__
 from ..errors import RowError, SFTPrepError, TemplateError
 from ..records.alpaca import stanford_prompt
-from ..records.detect import check_choice, detect_format
+from ..options import AlpacaPrompt, Backend, Format, MaxLengthStrategy, OnInvalid, SpecialTokensInContent, TrainOn, TruncationSide, check_choice
+from ..records.detect import detect_format
 from ..records.dispatch import to_conversation, turn_flags
 from ..templates.controls import adapt_tool_calls, find_control_string, find_tool_control_string
 from ..templates.probe import probe_template, warn_if_eot_not_eos, with_template
@@ -29,7 +29,7 @@ from ..templates.render import Renderer, special_pattern, special_strings
 from ..templates.shapes import added_token_splitter
 from ..templates.verify import ShapeVerifier
 from ..tokens.encode import encode_ids
-from ..tokens.fast_backend import BACKENDS, Backend, Encoder
+from ..tokens.fast_backend import Encoder
 from ..tokens.exact import offsets_trained_mask, turn_char_spans
 from ..tokens.masking import build_labels, count_per_row, span_mask, take_rows, truncate
 from ..tokens.pieces import piece_independent, split_pattern, tokenize_pieced, worth_deduping
@@ -38,7 +38,6 @@ from .named import merge_tables, pick_template, routable_names, route_rows, sub_
 
 logger = logging.getLogger("hf_sftprep")
 
-TrainOn = Literal["all", "last"]
 OUTPUT_COLUMNS = ("input_ids", "labels", "length")
 META_COLUMNS = ("drop_reason", "eot_truncated", "trained_truncated", "n_trained", "reasoning_dropped")
 
@@ -102,14 +101,14 @@ class SFTPreprocessor:
     ):
         has_template = bool(getattr(tokenizer, "chat_template", None))
         alpaca_prompt = alpaca_prompt or ("chat" if has_template else "stanford")
-        check_choice("format", format, ("auto", "openai", "alpaca", "sharegpt"))
-        check_choice("alpaca_prompt", alpaca_prompt, ("chat", "stanford"))
-        check_choice("train_on", train_on, ("all", "last"))
-        check_choice("truncation_side", truncation_side, ("right", "left"))
-        check_choice("max_length_strategy", max_length_strategy, ("truncate", "drop", "error"))
-        check_choice("on_invalid", on_invalid, ("error", "drop"))
-        check_choice("special_tokens_in_content", special_tokens_in_content, ("error", "split", "allow"))
-        check_choice("backend", backend, BACKENDS)
+        check_choice("format", format, Format)
+        check_choice("alpaca_prompt", alpaca_prompt, AlpacaPrompt)
+        check_choice("train_on", train_on, TrainOn)
+        check_choice("truncation_side", truncation_side, TruncationSide)
+        check_choice("max_length_strategy", max_length_strategy, MaxLengthStrategy)
+        check_choice("on_invalid", on_invalid, OnInvalid)
+        check_choice("special_tokens_in_content", special_tokens_in_content, SpecialTokensInContent)
+        check_choice("backend", backend, Backend)
         if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
             raise SFTPrepError(f"max_length={max_length!r} is not a positive int; pass a positive int, or None for no limit.")
         if alpaca_prompt == "stanford" and not tokenizer.eos_token:

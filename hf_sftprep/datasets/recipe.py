@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SFTPrepError
-from ..records.detect import FORMATS
+from ..options import AlpacaPrompt, Format, OnInvalid, TrainOn, check_choice
 from ..sources import BUILDERS
 
 GLOBAL_KEYS = (
@@ -73,8 +73,7 @@ def _check_keys(where: str, data: dict, allowed: tuple[str, ...]) -> None:
 
 
 def _choice(where: str, key: str, value, allowed) -> None:
-    if value not in allowed:
-        raise _fail(where, f"{key}: {value!r} is not supported; expected one of {', '.join(map(repr, allowed))}.")
+    check_choice(key, value, allowed, prefix=f"recipe: {where}")
 
 
 def _positive_int(where: str, key: str, value, none_ok: bool = True) -> None:
@@ -174,10 +173,10 @@ def _source(i: int, data, base: Path) -> Source:
         name = name or str(data["hub"]).rstrip("/").split("/")[-1]
     where = f"source {name!r}: "
     fmt = data.get("format", "auto")
-    _choice(where, "format", fmt, FORMATS)
+    _choice(where, "format", fmt, Format)
     alpaca_prompt = data.get("alpaca_prompt")
     if alpaca_prompt is not None:
-        _choice(where, "alpaca_prompt", alpaca_prompt, ("chat", "stanford"))
+        _choice(where, "alpaca_prompt", alpaca_prompt, AlpacaPrompt)
     system_prompt = data.get("system_prompt")
     if system_prompt is not None and not isinstance(system_prompt, str):
         raise _fail(where, f"system_prompt: expected a string; found {system_prompt!r}.")
@@ -201,8 +200,8 @@ def _globals(data: dict) -> dict:
         raise _fail("", "'tokenizer' is missing; name a tokenizer directory or hub id, e.g. tokenizer: ./tok.")
     _positive_int("", "max_length", out.get("max_length"))
     _positive_int("", "num_proc", out.get("num_proc"))
-    _choice("", "on_invalid", out.get("on_invalid", "error"), ("error", "drop"))
-    _choice("", "train_on", out.get("train_on", "all"), ("all", "last"))
+    _choice("", "on_invalid", out.get("on_invalid", "error"), OnInvalid)
+    _choice("", "train_on", out.get("train_on", "all"), TrainOn)
     for key in ("dedupe", "shuffle"):
         if not isinstance(out.get(key, False), bool):
             raise _fail("", f"{key}: {out[key]!r} is not true or false.")

@@ -1,22 +1,14 @@
-"""Which record layout a dataset holds, from its column names, and option checks."""
+"""Which record layout a dataset holds, from its column names."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
-from ..errors import OptionError, SFTPrepError
+from ..errors import SFTPrepError
+from ..options import Format, check_choice, choices
 
 ROLES = ("system", "user", "assistant", "tool")
-Format = Literal["auto", "openai", "alpaca", "sharegpt"]
-FORMATS = ("auto", "openai", "alpaca", "sharegpt")
-
-
-def check_choice(name: str, value: object, allowed: Sequence[object]) -> None:
-    """Raise OptionError when ``value`` is not one of ``allowed``."""
-    if value not in allowed:
-        choices = ", ".join(repr(a) for a in allowed)
-        raise OptionError(f"{name}={value!r} is not supported; expected one of {choices}.")
+FORMATS = choices(Format)
 
 
 def _from_value_items(features: Mapping | None) -> bool:

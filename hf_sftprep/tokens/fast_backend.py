@@ -18,18 +18,17 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 
 from ..errors import SFTPrepError
+from ..options import Backend, choices
 from .encode import hf_ids
 
 logger = logging.getLogger("hf_sftprep")
 
-Backend = Literal["auto", "hf"]
-BACKENDS: tuple[str, ...] = ("auto", "hf")
+BACKENDS = choices(Backend)
 # HF_SFTPREP_BACKEND=hf makes "auto" mean "hf" in this process and its workers: runs the whole test suite
 # (or a production job) on the HF backend without touching any call site
 ENV = "HF_SFTPREP_BACKEND"

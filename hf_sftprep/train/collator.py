@@ -11,6 +11,7 @@ import logging
 import numpy as np
 
 from ..errors import SFTPrepError
+from ..options import ReturnTensors, check_choice
 from ..tokens.masking import IGNORE_INDEX
 
 logger = logging.getLogger("hf_sftprep")
@@ -88,8 +89,7 @@ class SFTDataCollator:
     """
 
     def __init__(self, tokenizer, pad_to_multiple_of: int | None = None, padding_free: bool = False, return_tensors: str = "pt"):
-        if return_tensors not in ("pt", "np"):
-            raise SFTPrepError(f"return_tensors={return_tensors!r} is not supported; expected one of 'pt', 'np'.")
+        check_choice("return_tensors", return_tensors, ReturnTensors)
         if pad_to_multiple_of is not None and pad_to_multiple_of < 1:
             raise SFTPrepError(f"pad_to_multiple_of={pad_to_multiple_of!r}; expected a positive int or None.")
         self.pad_id = _pad_id(tokenizer)

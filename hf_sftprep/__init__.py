@@ -3,7 +3,8 @@
 from ._version import __version__
 from .datasets.mixture import MixtureReport, build_mixture
 from .datasets.pack import PackReport, pack
-from .datasets.prepare import generation_prompts, prepare
+from .datasets.prepare import prepare
+from .datasets.prompts import generation_prompts
 from .datasets.preprocess import SFTPreprocessor
 from .datasets.stats import PrepReport
 from .errors import OptionError, RowError, SFTPrepError, TemplateError

@@ -106,7 +106,7 @@ def test_cache_key_does_not_depend_on_the_backend(llama3):
 
 def test_pickles_without_the_built_backend(llama3):
     pre = SFTPreprocessor(llama3, backend="hf")
-    assert pickle.loads(pickle.dumps(pre)).options["backend"] == "hf"
+    assert pickle.loads(pickle.dumps(pre)).options.backend == "hf"
     enc = Encoder(llama3)
     enc.decide(["warm up"])
     clone = pickle.loads(pickle.dumps(enc))

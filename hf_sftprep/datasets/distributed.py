@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from ..errors import RowError, SFTPrepError
-from .preprocess import META_COLUMNS, SFTPreprocessor
+from .preprocess import SFTPreprocessor
+from .schema import META_COLUMNS
 from .stats import log_drops, report_from_table
 
 

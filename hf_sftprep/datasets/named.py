@@ -46,7 +46,7 @@ def route_rows(outer, batch: Mapping[str, list], rows: list[int], fmt: str) -> d
     for i, row in enumerate(rows):
         try:
             record = {c: batch[c][i] for c in columns}
-            conv = to_conversation(fmt, row, record, role_map=options["role_map"], column_map=options["column_map"])
+            conv = to_conversation(fmt, row, record, role_map=options.role_map, column_map=options.column_map)
             has_tools = bool(conv.tools)
         except RowError:
             has_tools = False  # the chosen preprocessor reports the same error for the row

@@ -1,4 +1,4 @@
-"""prepare() and generation_prompts(): the one-call helpers around ``Dataset.map``."""
+"""prepare(): the one-call helper around ``Dataset.map``, with the report, caching and streaming."""
 
 from __future__ import annotations
 
@@ -7,34 +7,17 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from datasets import Dataset, DatasetDict, concatenate_datasets, Features, IterableDataset, List, Value
+from datasets import Dataset, DatasetDict, concatenate_datasets, Features, IterableDataset
 from datasets.fingerprint import Hasher
 
 from .._version import __version__
 from ..errors import RowError, SFTPrepError
-from ..records.alpaca import stanford_prompt
 from ..records.detect import detect_format
-from .preprocess import META_COLUMNS, OUTPUT_COLUMNS, SFTPreprocessor, user_columns
-from .stats import PrepReport, kept_mask, log_drops, report_from_table
-from ..templates.render import render
+from .preprocess import SFTPreprocessor
+from .schema import FEATURES, META_COLUMNS, PREPARED, user_columns
+from .stats import kept_mask, log_drops, report_from_table
 
 logger = logging.getLogger("hf_sftprep")
-
-FEATURES = Features(
-    {
-        "input_ids": List(Value("int32")),
-        "labels": List(Value("int32")),
-        "length": Value("int32"),
-        "drop_reason": Value("string"),
-        "eot_truncated": Value("bool"),
-        "trained_truncated": Value("bool"),
-        "n_trained": Value("int32"),
-        "reasoning_dropped": Value("int32"),
-    }
-)
-# what a plain map (and a stream) emits: the int32 types are declared so they survive streaming
-PREPARED = Features({name: FEATURES[name] for name in OUTPUT_COLUMNS})
-
 
 def tokenizer_identity(tokenizer) -> list:
     """What about a tokenizer changes its output: vocabulary, pipeline, template, special tokens."""
@@ -74,7 +57,7 @@ def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_
     workers it is finished first, so that the forked workers inherit it instead of each building their own.
     Skipped when the map will load its cache (nothing is tokenized) and for Stanford Alpaca rows (the
     character path, HF only)."""
-    if fmt == "alpaca" and pre.options["alpaca_prompt"] == "stanford":
+    if pre.rows.stanford(fmt):
         return
     if load_from_cache_file is not False and dataset.cache_files:
         folder = Path(dataset.cache_files[0]["filename"]).parent
@@ -82,7 +65,7 @@ def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_
             return
     head = dataset[: min(8, dataset.num_rows)]
     try:
-        texts = pre._render_batch(head, list(range(min(8, dataset.num_rows))))[1]
+        texts = pre.render(head, list(range(min(8, dataset.num_rows)))).texts
     except (RowError, SFTPrepError):  # the map reports bad rows with their context; decide on the probes
         texts = []
     pre.encoder.decide(texts, wait=bool(num_proc and num_proc > 1))
@@ -94,14 +77,14 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
             f"prepare() got a {type(dataset).__name__}; expected a datasets.Dataset or DatasetDict. "
             "Load records with datasets.load_dataset(...) or Dataset.from_list(...)."
         )
-    fmt = detect_format(dataset.column_names, pre.options["format"], pre.options["column_map"])
+    fmt = detect_format(dataset.column_names, pre.options.format, pre.options.column_map)
     if dataset.num_rows == 0:  # Dataset.map skips the function on 0 rows and would return no meta columns
         mapped = Dataset.from_dict({name: [] for name in FEATURES}, features=FEATURES)
     else:
         fp = fingerprint(dataset, pre)
         _decide_backend(dataset, pre, fmt, load_from_cache_file, fp, num_proc)
         mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc, fp)
-    keep = user_columns(dataset.column_names, fmt, pre.options["column_map"])
+    keep = user_columns(dataset.column_names, fmt, pre.options.column_map)
     if keep:  # the user's other columns (ids, sources, ...) ride along, zero-copy: one output row per input row
         mapped = concatenate_datasets([dataset.select_columns(keep), mapped], axis=1)
     report = report_from_table(mapped.data.table, pre.spec)
@@ -136,8 +119,8 @@ class _StreamAdapter:
 def _prepare_stream(dataset: IterableDataset, pre: SFTPreprocessor, batch_size: int) -> IterableDataset:
     """Streaming: the same batch function, lazily; dropped rows are left out and logged per batch."""
     columns = dataset.column_names or list(next(iter(dataset)).keys())
-    fmt = detect_format(columns, pre.options["format"], pre.options["column_map"])
-    keep = user_columns(columns, fmt, pre.options["column_map"])
+    fmt = detect_format(columns, pre.options.format, pre.options.column_map)
+    keep = user_columns(columns, fmt, pre.options.column_map)
     features = None
     if dataset.features is not None and all(c in dataset.features for c in keep):
         features = Features({**{c: dataset.features[c] for c in keep}, **PREPARED})
@@ -199,98 +182,3 @@ def prepare(
         return (out, {split: r[1] for split, r in results.items()}) if return_report else out
     out, report = _prepare_one(dataset, pre, num_proc, batch_size, load_from_cache_file, "hf_sftprep: tokenize + mask")
     return (out, report) if return_report else out
-
-
-class _PromptBuilder:
-    """Batched map function for generation_prompts (top-level so datasets can hash it).
-
-    Rows go through the same checks as in ``prepare``: the record validation, ``on_invalid`` and the
-    ``special_tokens_in_content`` policy. Dropped rows leave an empty placeholder with a ``drop_reason``.
-    """
-
-    def __init__(self, tokenizer, options: dict):
-        self.pre = SFTPreprocessor(tokenizer, **options)
-
-    def __call__(self, batch, indices):
-        pre = self.pre
-        fmt = detect_format(list(batch.keys()), pre.options["format"], pre.options["column_map"])
-        prompts, refs, reasons, sanitize = [], [], [], {}
-        for i, row in enumerate(indices):
-            record = {c: batch[c][i] for c in batch}
-            try:
-                prompt, ref, chat = self._prompt(fmt, row, record)
-            except RowError as err:
-                if pre.options["on_invalid"] == "error":
-                    raise
-                prompt, ref, chat = "", "", None
-                reasons.append(err.reason)
-            else:
-                reasons.append("")
-            if chat is not None:
-                sanitize[i] = chat
-            prompts.append(prompt)
-            refs.append(ref)
-        out = {"prompt": prompts, "reference": refs, "drop_reason": reasons}
-        if pre.options["special_tokens_in_content"] == "split":
-            out["prompt_ids"] = self._prompt_ids(prompts, sanitize, fmt)
-        return out
-
-    def _prompt(self, fmt: str, row: int, record):
-        """(prompt text, reference answer, (messages, tools) when 'split' must sanitize the prompt, else None)."""
-        pre = self.pre
-        if fmt == "alpaca" and pre.options["alpaca_prompt"] == "stanford":
-            prompt, ref = stanford_prompt(row, record)
-            pre._check_specials(row, [{"role": "user", "content": prompt}, {"role": "assistant", "content": ref}], chat=False)
-            return prompt, ref, None
-        conv = pre.conversation(fmt, row, record)
-        sanitize = pre._check_specials(row, conv.messages, tools=conv.tools)
-        turns = [i for i, (m, trained) in enumerate(zip(conv.messages, conv.trained)) if trained and m["role"] == "assistant"]
-        if not turns:  # normalization refuses such records already; kept so no ValueError can escape
-            raise RowError(row, "no_assistant", "no trained assistant message; expected at least one to prompt for.")
-        head = conv.messages[: turns[-1]]
-        prompt = render(pre.tokenizer, head, add_generation_prompt=True, row=row, tools=conv.tools)
-        return prompt, conv.messages[turns[-1]].get("content"), (head, conv.tools) if sanitize else None
-
-    def _prompt_ids(self, prompts: list[str], sanitize: dict, fmt: str) -> list[list[int]]:
-        """Prompt ids as ``prepare`` encodes the same text: control strings inside content stay plain text."""
-        tok = self.pre.tokenizer
-        stanford = fmt == "alpaca" and self.pre.options["alpaca_prompt"] == "stanford"
-        ids = tok(prompts, add_special_tokens=stanford)["input_ids"]
-        for i, (messages, tools) in sanitize.items():
-            ids[i] = tok.apply_chat_template(messages, tools=tools, add_generation_prompt=True, tokenize=True,
-                                             sanitize_control_tokens=True, return_dict=False)
-        return ids
-
-
-def generation_prompts(dataset: Dataset, tokenizer, **options) -> Dataset:
-    """Evaluation prompts: everything up to the final trained assistant header, plus that answer as reference.
-
-    Rows are checked as ``prepare`` checks them. With ``on_invalid="drop"``, invalid rows are left out and
-    their count is logged (``hf_sftprep dropped 1 of 4 rows: no_assistant=1``). The
-    ``special_tokens_in_content`` policy applies as in ``prepare``: "error" (the default) refuses content
-    holding a special token's text; "allow" keeps it verbatim; "split" adds a ``prompt_ids`` column, the
-    prompt tokenized as ``apply_chat_template(..., sanitize_control_tokens=True)`` does, so that such text
-    stays plain text. Generate from ``prompt_ids`` then: no string can say "this ``<|im_start|>`` is text",
-    so re-tokenizing ``prompt`` would turn it back into a control token.
-
-    Example:
-        >>> generation_prompts(test, tok)[0]["prompt"][-22:]
-        '<|im_start|>assistant\\n'
-    """
-    features = Features({"prompt": Value("string"), "reference": Value("string"), "drop_reason": Value("string")})
-    if options.get("special_tokens_in_content") == "split":
-        features["prompt_ids"] = List(Value("int32"))
-    out = dataset.map(
-        _PromptBuilder(tokenizer, options),
-        batched=True,
-        with_indices=True,
-        remove_columns=dataset.column_names,
-        features=features,
-        desc="hf_sftprep: generation prompts",
-    )
-    reasons = out.data.column("drop_reason")
-    dropped = Counter(r for r in reasons.to_pylist() if r)
-    if dropped:
-        log_drops(PrepReport(rows_in=out.num_rows, rows_out=out.num_rows - sum(dropped.values()), dropped=dict(sorted(dropped.items()))))
-        out = out.select(np.flatnonzero(kept_mask(out.data.table)))
-    return out.remove_columns(["drop_reason"])

@@ -11,8 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..tokens.masking import IGNORE_INDEX
 from ..tokens.fast_backend import STILL_BUILDING
+from ..tokens.masking import IGNORE_INDEX
+from .schema import SUMMED
 
 logger = logging.getLogger("hf_sftprep")
 
@@ -164,9 +165,7 @@ def report_from_table(table: pa.Table, spec=None) -> PrepReport:
         dropped=dict(sorted(dropped.items())),
         tokens=int(lengths.sum()),
         trained_tokens=int(trained.sum()),
-        eot_truncated_rows=_count(table, "eot_truncated", kept),
-        trained_truncated_rows=_count(table, "trained_truncated", kept),
-        reasoning_dropped_turns=_count(table, "reasoning_dropped", kept),
+        **{report_field: _count(table, column, kept) for column, report_field in SUMMED.items()},
         length_percentiles=_percentiles(lengths),
         trained_fraction_percentiles=_percentiles(frac, cast=lambda x: round(float(x), 4)),
     )

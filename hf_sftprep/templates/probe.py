@@ -19,7 +19,7 @@ import logging
 from dataclasses import replace
 
 from ..errors import RowError, TemplateError
-from ..tokens.exact import common_prefix_len, turn_char_spans
+from .spans import common_prefix_len, turn_char_spans
 from .reference import conversation_openers
 from .render import Renderer, quiet_renderer, render, special_pattern, special_strings
 from .spec import TemplateSpec

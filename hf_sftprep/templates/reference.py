@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from ..tokens.exact import common_prefix_len
+from .spans import common_prefix_len
 
 Render = Callable[[list[dict], bool], "str | None"]
 

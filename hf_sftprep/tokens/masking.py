@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import RowError
+
 IGNORE_INDEX = -100
 
 
@@ -162,3 +164,55 @@ def count_per_row(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def build_labels(flat: np.ndarray, trained: np.ndarray) -> np.ndarray:
     """``input_ids`` where trained, IGNORE_INDEX elsewhere, as int32."""
     return np.where(trained, flat, IGNORE_INDEX).astype(np.int32, copy=False)
+
+
+def last_true_per_row(mask: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per row, the flat position of its last True in ``mask``, or ``len(mask)`` when it has none.
+
+    Example:
+        >>> last_true_per_row(np.array([1, 0, 1, 0, 0], bool), np.array([0, 3, 5])).tolist()
+        [2, 5]
+    """
+    out = np.full(len(offsets) - 1, len(mask), dtype=np.int64)
+    hits = np.flatnonzero(mask)
+    rows = np.searchsorted(offsets, hits, side="right") - 1
+    last = np.r_[rows[1:] != rows[:-1], True] if len(rows) else np.zeros(0, bool)
+    out[rows[last]] = hits[last]
+    return out
+
+
+def truncate_batch(batch, max_length: int | None, side: str, strategy: str, end_ids: np.ndarray):
+    """The truncation stage: apply ``max_length`` to ``batch`` (a :class:`~.batch.Batch`), set its cut flags
+    (an end-of-turn token was cut, a trained token was cut) and drop rows left with no trained token."""
+    flat, offsets, trained = batch.flat, batch.offsets, batch.trained
+    reasons: dict[int, str] = {}
+    none = np.zeros(len(offsets) - 1, dtype=bool)
+    batch.eot_cut, batch.trained_cut = none, none
+    if max_length is not None:
+        lengths = np.diff(offsets)
+        over = np.flatnonzero(lengths > max_length)
+        if len(over) and strategy == "error":
+            k = int(over[0])
+            raise RowError(
+                batch.kept_row(k),
+                "too_long",
+                f"the row has {int(lengths[k])} tokens; expected at most max_length={max_length}. "
+                "Raise max_length, or pass max_length_strategy='truncate' or 'drop'.",
+            )
+        if strategy == "drop":
+            reasons.update((int(k), "too_long") for k in over)
+        else:
+            before = count_per_row(trained, offsets)
+            last_end = last_true_per_row(trained & np.isin(flat, end_ids), offsets)
+            index, new_offsets, _ = truncate(offsets, max_length, side)
+            kept = np.zeros(len(flat) + 1, dtype=bool)  # slot len(flat): rows without a trained end-of-turn
+            kept[index], kept[-1] = True, True
+            batch.flat, batch.trained, batch.offsets = flat[index], trained[index], new_offsets
+            # only the row's final end-of-turn counts: left truncation may cut earlier turns' ends harmlessly
+            batch.eot_cut = ~kept[last_end]
+            batch.trained_cut = count_per_row(batch.trained, batch.offsets) < before
+    for k in np.flatnonzero(count_per_row(batch.trained, batch.offsets) == 0):
+        reasons.setdefault(int(k), "no_trained_tokens")
+    for k, reason in reasons.items():  # a row refused while labelling keeps that reason
+        batch.dropped.setdefault(batch.kept[k], reason)
+    return batch

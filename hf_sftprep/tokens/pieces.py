@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .encode import encode_ids
+from .ids import encode_ids
 
 logger = logging.getLogger("hf_sftprep")
 

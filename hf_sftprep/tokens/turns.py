@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .masking import Spans, find_pattern
+from .masking import Spans, find_pattern, span_mask
 
 
 def _extend_openers(flat, row_end, pos, k, prompt: np.ndarray) -> np.ndarray:
@@ -170,3 +170,61 @@ def select_turns(
         final = np.r_[row[1:] != row[:-1], True]
         start, stop = start[final], stop[final]
     return start, stop
+
+
+class TurnSearch:
+    """The vectorized turn search for one tokenizer and spec: its id arrays, built once, not per batch.
+
+    Calling it on a batch's flat ids gives ``(exact, trained)``: the rows the search cannot vouch for (the
+    character path redoes them) and the trained mask of the others.
+    """
+
+    def __init__(self, tokenizer, spec):
+        self.tokenizer, self.spec = tokenizer, spec
+        # marker, prompt, terminal and trailer ids
+        self.ids = tuple(
+            np.asarray(ids, dtype=np.int64)
+            for ids in (spec.marker_ids, spec.prompt_ids, [t[0] for t in spec.terminal_ids], spec.trailer_ids)
+        )
+        self.appended = np.asarray(spec.appended_ids, dtype=np.int64)
+        self.block_gap = np.asarray(spec.block_gap_ids, dtype=np.int64)
+        self.result = np.asarray(spec.result_opener_ids, dtype=np.int64)
+        enc = tokenizer(spec.prompt, add_special_tokens=False, return_offsets_mapping=True)
+        ends = [e for _, e in enc["offset_mapping"]]
+        # rest[k]: the prompt's text after its first k tokens
+        self.prompt_rest = [spec.prompt[e:] for e in [0, *ends]]
+        # how many prompt tokens each opening the probe saw spans (the partial matches that need no check)
+        self.opening_counts = np.asarray([k + 1 for k, e in enumerate(ends) if e in spec.openings], dtype=np.int64)
+        self.special_ids = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
+        self._straddles: dict[tuple[int, int], bool] = {}
+
+    def __call__(self, flat, offsets, targets, last: bool) -> tuple[np.ndarray, np.ndarray]:
+        spec = self.spec
+        spans, broken, partial = find_turns(
+            flat, offsets, *self.ids, spec.open_end, spec.multi_block, self.appended, self.block_gap, self.result
+        )
+        expected = np.fromiter((len(t) for t in targets), dtype=np.int64, count=len(targets))
+        exact = broken | (np.bincount(spans.row, minlength=len(targets)) != expected)
+        if partial.shape[1]:
+            # a partial opening the probe never saw (an answer continuing the prompt by chance) goes exact too
+            straddle = self._straddling(flat[partial[0]], partial[1]) | ~np.isin(partial[1], self.opening_counts)
+            exact[np.searchsorted(offsets, partial[0][straddle], side="right") - 1] = True
+        flags = np.fromiter((f for t in targets for f in t), dtype=bool, count=int(expected.sum()))
+        flag_offsets = np.r_[0, np.cumsum(expected)]
+        start, stop = select_turns(spans, ~exact, flags, flag_offsets, last)
+        return exact, span_mask(len(flat), start, stop)
+
+    def _straddling(self, next_ids: np.ndarray, matched: np.ndarray) -> np.ndarray:
+        """Whether the token after a partly matched prompt may begin with the prompt's rest (then only the
+        character path can tell which characters are prompt). One decode per distinct (id, matched) pair."""
+        pairs, inverse = np.unique(np.stack([next_ids.astype(np.int64), matched]), axis=1, return_inverse=True)
+        hits = np.zeros(pairs.shape[1], dtype=bool)
+        for j, key in enumerate(zip(pairs[0].tolist(), pairs[1].tolist())):
+            hit = self._straddles.get(key)
+            if hit is None and key[0] in self.special_ids:
+                hit = self._straddles[key] = False  # a special token is atomic: it never holds prompt text
+            if hit is None:
+                rest, text = self.prompt_rest[key[1]], self.tokenizer.decode([key[0]])
+                hit = self._straddles[key] = bool(rest and text and (text[0] == rest[0] or text[0] == "\ufffd"))
+            hits[j] = hit
+        return hits[inverse.ravel()]

@@ -16,9 +16,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ..tokens.masking import char_span_mask
-from .reference import conversation_openers, reference_regions
-from .render import quiet_renderer
-from .shapes import sentinel_conversation, shape_key
+from ..templates.reference import conversation_openers, reference_regions
+from ..templates.render import quiet_renderer
+from ..templates.shapes import sentinel_conversation, shape_key
 
 Label = Callable[[str, list[bool]], "tuple[np.ndarray, np.ndarray] | None"]
 _MAX_SHAPES = 20_000  # verdicts kept per process; past that, shapes are still checked, not cached

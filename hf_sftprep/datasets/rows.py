@@ -1,0 +1,129 @@
+"""Records -> rendered texts: the row stage that training rows and generation prompts share.
+
+Each record is normalized (``records/``), checked against what the template can render and against the
+control-string policy (``templates/policy.py``), rendered, and, for chat rows, its conversation shape
+verified once (``datasets/verify.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..errors import RowError, SFTPrepError
+from ..options import PrepOptions
+from ..records.alpaca import stanford_prompt
+from ..records.dispatch import to_conversation, turn_flags
+from ..templates.controls import adapt_tool_calls
+from ..templates.policy import check_renderable, check_specials, check_unicode
+from ..templates.render import Renderer, render
+from ..tokens.batch import Batch
+
+
+class RowRenderer:
+    """Renders one record at a time for one tokenizer and its learned spec (None: no chat template).
+
+    Args:
+        tokenizer: the tokenizer whose chat template renders the rows.
+        options: the preprocessor's options.
+        spec: the probed :class:`~hf_sftprep.templates.spec.TemplateSpec`, or None.
+        specials: the tokenizer's special-token regex (the control-string policy searches for it).
+        render: the quiet :class:`~hf_sftprep.templates.render.Renderer` of chat rows (None without a spec).
+        verifier: the :class:`~hf_sftprep.datasets.verify.ShapeVerifier`, or None (no shape check).
+    """
+
+    def __init__(self, tokenizer, options: PrepOptions, spec, specials, render: Renderer | None, verifier=None):
+        self.tokenizer, self.options, self.spec, self.specials = tokenizer, options, spec, specials
+        self.render, self.verifier = render, verifier
+
+    def stanford(self, fmt: str) -> bool:
+        return fmt == "alpaca" and self.options.alpaca_prompt == "stanford"
+
+    def check_specials(self, row: int, messages: list[dict], chat: bool = True, tools: list | None = None) -> bool:
+        return check_specials(row, messages, self.specials, self.options.special_tokens_in_content, chat, tools)
+
+    def conversation(self, fmt: str, row: int, record: Mapping):
+        """The normalized Conversation of one record, checked against what the template can render."""
+        spec = self.spec
+        conv = to_conversation(
+            fmt,
+            row,
+            record,
+            role_map=self.options.role_map,
+            column_map=self.options.column_map,
+            keep_developer=spec is not None and spec.keeps_developer,
+        )
+        if spec is not None and (spec.null_tool_content or spec.text_arguments):
+            adapt_tool_calls(conv.messages, spec)
+        if spec is not None:
+            check_renderable(row, conv, spec)
+        return conv
+
+    def row(self, fmt: str, row: int, record: Mapping):
+        """Text of one row; its per-turn trained flags (chat) or trained char spans (Stanford); the
+        normalized (messages, tools) when the 'split' policy must sanitize it (else None); and the number
+        of assistant turns whose reasoning the template did not render."""
+        if self.stanford(fmt):
+            prompt, output = stanford_prompt(row, record)
+            pair = [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]
+            self.check_specials(row, pair, chat=False)
+            text = prompt + output + self.tokenizer.eos_token
+            check_unicode(row, text, pair, None)
+            return text, [(len(prompt), len(text))], None, 0
+        if self.spec is None:
+            raise SFTPrepError("chat records need a tokenizer with a chat_template; set tokenizer.chat_template.")
+        conv = self.conversation(fmt, row, record)
+        sanitize = self.check_specials(row, conv.messages, tools=conv.tools)
+        flags = turn_flags(conv, self.spec.multi_block, row)
+        text = self.render(conv.messages, row=row, tools=conv.tools)
+        check_unicode(row, text, conv.messages, conv.tools)
+        if self.verifier is not None:
+            self._verify_shape(row, conv, flags)
+        dropped = sum(1 for r in conv.reasoning if r and r.strip() not in text) if any(conv.reasoning) else 0
+        return text, flags, (conv.messages, conv.tools) if sanitize else None, dropped
+
+    def _verify_shape(self, row: int, conv, flags: list[bool]) -> None:
+        problem = self.verifier.check(conv.messages, conv.trained, flags, conv.tools)
+        if problem is not None:
+            roles = ", ".join(str(m.get("role")) for m in conv.messages)
+            raise RowError(
+                row,
+                "unverified_shape",
+                f"for a conversation of this shape (roles {roles}) {problem}, so the row is refused rather than "
+                f"mislabelled (template structure: {self.spec.describe()}). Pass assistant_header=... and "
+                "end_of_turn=... matching the template, or drop such rows with on_invalid='drop'.",
+            )
+
+    def prompt(self, fmt: str, row: int, record: Mapping):
+        """A generation prompt: (text up to the last trained answer's header, that answer, and (messages,
+        tools) when 'split' must sanitize the prompt, else None). Checked as :meth:`row` checks."""
+        if self.stanford(fmt):
+            prompt, ref = stanford_prompt(row, record)
+            self.check_specials(row, [{"role": "user", "content": prompt}, {"role": "assistant", "content": ref}], chat=False)
+            return prompt, ref, None
+        conv = self.conversation(fmt, row, record)
+        sanitize = self.check_specials(row, conv.messages, tools=conv.tools)
+        turns = [i for i, (m, trained) in enumerate(zip(conv.messages, conv.trained)) if trained and m["role"] == "assistant"]
+        if not turns:  # normalization refuses such records already; kept so no ValueError can escape
+            raise RowError(row, "no_assistant", "no trained assistant message; expected at least one to prompt for.")
+        head = conv.messages[: turns[-1]]
+        prompt = render(self.tokenizer, head, add_generation_prompt=True, row=row, tools=conv.tools)
+        return prompt, conv.messages[turns[-1]].get("content"), (head, conv.tools) if sanitize else None
+
+
+def render_rows(batch: Batch, records: Mapping[str, list], fmt: str, renderer: RowRenderer) -> Batch:
+    """Render every row of ``records`` into ``batch`` (texts, targets, kept, sanitize, lost, dropped)."""
+    columns = list(records.keys())
+    for i, row in enumerate(batch.rows):
+        record = {c: records[c][i] for c in columns}
+        try:
+            text, target, messages, n_lost = renderer.row(fmt, row, record)
+        except RowError as err:
+            batch.refuse(i, err)
+            continue
+        if messages is not None:
+            batch.sanitize[len(batch.texts)] = messages
+        batch.texts.append(text)
+        batch.targets.append(target)
+        batch.kept.append(i)
+        batch.lost.append(n_lost)
+    return batch

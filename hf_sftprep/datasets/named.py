@@ -12,13 +12,20 @@ Example:
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
 
 from ..errors import RowError, TemplateError
+from ..records.detect import detect_format
 from ..records.dispatch import to_conversation
+from ..tokens.batch import Batch
+from .schema import OUTPUT_COLUMNS, assemble, output, whole
+
+logger = logging.getLogger("hf_sftprep")
 
 
 def pick_template(templates: Mapping[str, str], has_tools: bool) -> str:
@@ -65,3 +72,39 @@ def merge_tables(parts: list[tuple[list[int], pa.Table]], n: int) -> pa.Table:
 
 def sub_batch(batch: Mapping[str, list], positions: list[int]) -> dict[str, list]:
     return {c: [values[i] for i in positions] for c, values in batch.items()}
+
+
+def process_named(pre, records: Mapping[str, list], rows: list[int]):
+    """Each row prepared with the named template transformers picks for it, in batch order."""
+    n = len(rows)
+    fmt = detect_format(list(records.keys()), pre.options.format, pre.options.column_map)
+    groups = route_rows(pre, records, rows, fmt)
+    parts = [
+        (pos, _unprobed(pre, name, [rows[i] for i in pos]) if name in pre.named_errors
+         else pre.named[name].process(sub_batch(records, pos), [rows[i] for i in pos]))
+        for name, pos in groups.items()
+    ]
+    table = merge_tables(parts, n) if parts else pre.named[pick_template(pre.templates, False)].process(records, rows)
+    if pre.options.emit_meta:
+        return table
+    reasons = table.column("drop_reason").to_pylist()
+    dropped = [r for r in reasons if r]
+    if dropped:
+        logger.warning("dropped %d of %d rows in this batch: %s", len(dropped), n, dict(Counter(dropped)))
+    kept = table.filter(pa.array([not r for r in reasons]))
+    return output({name: whole(kept.column(name)) for name in OUTPUT_COLUMNS}, False)
+
+
+def _unprobed(pre, name: str, rows: list[int]) -> pa.Table:
+    """Rows whose named template could not be probed: refused (placeholders in drop mode)."""
+    err = RowError(
+        rows[0],
+        "template_error",
+        f"the row has tools, so transformers renders it with the named chat template {name!r}, which could "
+        f"not be probed: {pre.named_errors[name]} Fix or remove that template, or drop such rows with "
+        "on_invalid='drop'.",
+    )
+    if pre.options.on_invalid == "error":
+        raise err
+    batch = Batch(rows, strict=False, dropped=dict.fromkeys(range(len(rows)), err.reason))
+    return output(assemble(batch, True), True)

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Mapping
 
 import numpy as np
-import pyarrow as pa
 
 from .._version import __version__
 from ..errors import RowError, SFTPrepError, TemplateError
@@ -30,9 +29,9 @@ from ..tokens.label import label_chat, label_stanford
 from ..tokens.masking import truncate_batch
 from ..tokens.pieces import piece_independent, split_pattern
 from ..tokens.turns import TurnSearch
-from .named import merge_tables, pick_template, routable_names, route_rows, sub_batch
-from .rows import RowRenderer, render_rows
-from .schema import OUTPUT_COLUMNS, assemble, output, whole
+from .named import pick_template, process_named, routable_names
+from .rows import RowRenderer, check_batched, render_rows
+from .schema import assemble, output
 from .verify import ShapeVerifier
 
 logger = logging.getLogger("hf_sftprep")
@@ -132,7 +131,7 @@ class SFTPreprocessor:
 
     def _probe_named(self, tokenizer):
         """Probe each named template a row can pick on its own; return the tokenizer with the default one."""
-        self.named, self._named_errors = {}, {}
+        self.named, self.named_errors = {}, {}
         default = pick_template(self.templates, False)
         for name in routable_names(self.templates) or [default]:
             try:
@@ -140,7 +139,7 @@ class SFTPreprocessor:
             except TemplateError as err:
                 if name == default:
                     raise
-                self._named_errors[name] = str(err)  # its rows are refused with this reason, never re-routed
+                self.named_errors[name] = str(err)  # its rows are refused with this reason, never re-routed
         return with_template(tokenizer, default)
 
     # -- pickling: datasets hashes this state to fingerprint the map -------------------------
@@ -157,9 +156,9 @@ class SFTPreprocessor:
 
     # -- the batch function --------------------------------------------------------------------
     def __call__(self, batch: Mapping[str, list], indices: list[int] | None = None):
-        _check_batched(batch, indices)
+        check_batched(batch, indices)
         try:
-            return self._process(batch, indices)
+            return self.process(batch, indices)
         except RowError as err:
             if indices is not None or err.row is None:
                 raise
@@ -170,11 +169,12 @@ class SFTPreprocessor:
                 f"for dataset row numbers): {err.detail}",
             ) from None
 
-    def _process(self, records: Mapping[str, list], indices: list[int] | None):
+    def process(self, records: Mapping[str, list], indices: list[int] | None):
+        """The stages on one batch: render, encode, label, truncate, assemble (no input checks)."""
         n = len(next(iter(records.values()))) if records else 0
         rows = list(indices) if indices is not None else list(range(n))
         if self.named is not None:
-            return self._process_named(records, rows)
+            return process_named(self, records, rows)
         batch = self.render(records, rows)
         opts = self.options
         if batch.stanford:
@@ -207,55 +207,3 @@ class SFTPreprocessor:
         if stanford or self.spec is None:
             return np.asarray([self.tokenizer.eos_token_id], dtype=np.int64)
         return np.asarray([t[-1] for t in self.spec.terminal_ids] + list(self.spec.trailer_ids[-1:]), dtype=np.int64)
-
-    # -- named templates -----------------------------------------------------------------------
-    def _process_named(self, records: Mapping[str, list], rows: list[int]):
-        """Each row prepared with the named template transformers picks for it, in batch order."""
-        n = len(rows)
-        fmt = detect_format(list(records.keys()), self.options.format, self.options.column_map)
-        groups = route_rows(self, records, rows, fmt)
-        parts = [
-            (pos, self._unprobed(name, [rows[i] for i in pos]) if name in self._named_errors
-             else self.named[name]._process(sub_batch(records, pos), [rows[i] for i in pos]))
-            for name, pos in groups.items()
-        ]
-        table = merge_tables(parts, n) if parts else self.named[pick_template(self.templates, False)]._process(records, rows)
-        if self.options.emit_meta:
-            return table
-        reasons = table.column("drop_reason").to_pylist()
-        dropped = [r for r in reasons if r]
-        if dropped:
-            logger.warning("dropped %d of %d rows in this batch: %s", len(dropped), n, dict(Counter(dropped)))
-        kept = table.filter(pa.array([not r for r in reasons]))
-        return output({name: whole(kept.column(name)) for name in OUTPUT_COLUMNS}, False)
-
-    def _unprobed(self, name: str, rows: list[int]) -> pa.Table:
-        """Rows whose named template could not be probed: refused (placeholders in drop mode)."""
-        err = RowError(
-            rows[0],
-            "template_error",
-            f"the row has tools, so transformers renders it with the named chat template {name!r}, which could "
-            f"not be probed: {self._named_errors[name]} Fix or remove that template, or drop such rows with "
-            "on_invalid='drop'.",
-        )
-        if self.options.on_invalid == "error":
-            raise err
-        batch = Batch(rows, strict=False, dropped=dict.fromkeys(range(len(rows)), err.reason))
-        return output(assemble(batch, True), True)
-
-
-def _check_batched(batch: Mapping[str, list], indices) -> None:
-    """Refuse one record passed as a batch (``Dataset.map`` without ``batched=True``): its fields would be
-    read as rows, and valid records blamed for being dicts."""
-    one = next((c for c, v in batch.items() if isinstance(v, (str, bytes, int, float, bool, Mapping))), None)
-    if one is None and not isinstance(indices, int):
-        chats = [v for c, v in batch.items() if c in ("messages", "conversations") and isinstance(v, list) and v]
-        if not any(all(isinstance(m, Mapping) and ("role" in m or "from" in m) for m in v) for v in chats):
-            return
-    found = f"an int index ({indices})" if isinstance(indices, int) else (
-        f"column {one!r} holding one value" if one else "a chat column holding one conversation's messages")
-    raise SFTPrepError(
-        f"SFTPreprocessor got one record, not a batch ({found}): it is a batched map function. Call "
-        "Dataset.map(SFTPreprocessor(tok), batched=True, with_indices=True, remove_columns=raw.column_names), "
-        "or use prepare(raw, tok)."
-    )

@@ -127,3 +127,20 @@ def render_rows(batch: Batch, records: Mapping[str, list], fmt: str, renderer: R
         batch.kept.append(i)
         batch.lost.append(n_lost)
     return batch
+
+
+def check_batched(batch: Mapping[str, list], indices) -> None:
+    """Refuse one record passed as a batch (``Dataset.map`` without ``batched=True``): its fields would be
+    read as rows, and valid records blamed for being dicts."""
+    one = next((c for c, v in batch.items() if isinstance(v, (str, bytes, int, float, bool, Mapping))), None)
+    if one is None and not isinstance(indices, int):
+        chats = [v for c, v in batch.items() if c in ("messages", "conversations") and isinstance(v, list) and v]
+        if not any(all(isinstance(m, Mapping) and ("role" in m or "from" in m) for m in v) for v in chats):
+            return
+    found = f"an int index ({indices})" if isinstance(indices, int) else (
+        f"column {one!r} holding one value" if one else "a chat column holding one conversation's messages")
+    raise SFTPrepError(
+        f"SFTPreprocessor got one record, not a batch ({found}): it is a batched map function. Call "
+        "Dataset.map(SFTPreprocessor(tok), batched=True, with_indices=True, remove_columns=raw.column_names), "
+        "or use prepare(raw, tok)."
+    )

@@ -41,9 +41,9 @@ def test_build_writes_dataset_and_stats(built):
     stats = json.loads((out / "stats.json").read_text())
     assert stats["splits"]["train"]["rows_in"] + stats["splits"]["test"]["rows_in"] == 20
     assert sum(s["dropped"].get("no_assistant", 0) for s in stats["splits"].values()) == 1
-    assert stats["header_ids"] == [1, 520, 9531, 198] and stats["end_text"] == "<|im_end|>"
-    assert {"tokens", "trained_tokens", "trained_fraction", "eot_truncated_rows"} <= set(stats)
-    assert {"length_percentiles", "eot_truncated_rows"} <= set(stats["splits"]["test"])
+    assert stats["assistant_header_ids"] == [1, 520, 9531, 198] and stats["end_of_turn"] == ["<|im_end|>"]
+    assert {"tokens", "trained_tokens", "trained_fraction", "end_of_turn_truncated_rows"} <= set(stats)
+    assert {"length_percentiles", "end_of_turn_truncated_rows"} <= set(stats["splits"]["test"])
     assert "rows:" in proc.stdout and "wrote" in proc.stdout
     assert "hf_sftprep" in proc.stderr  # the datasets progress bar with our description
 
@@ -240,8 +240,8 @@ def test_template_prints_the_probed_spec(tok_path, capsys):
     code, out, _ = run_main(capsys, "template", tok_path)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "prompt '<|im_start|>assistant\\n' | closes '<|im_end|>'"
-    assert "  prompt_ids: (1, 520, 9531, 198)" in lines and "  terminal_ids: ((2,),)" in lines
+    assert lines[0] == "header '<|im_start|>assistant\\n' | closes '<|im_end|>'"
+    assert "  assistant_header_ids: (1, 520, 9531, 198)" in lines and "  end_of_turn_ids: ((2,),)" in lines
     assert "  renders_tool_calls: False" in lines  # SmolLM2's own template ignores tool_calls
     code, _, err = run_main(capsys, "template")
     assert one_line_error(code, err) == "template: give a tokenizer (directory or hub id), or --zoo."

@@ -23,7 +23,7 @@ def test_item5_empty_dataset_gives_empty_prepared_dataset_and_zero_report(smollm
     ds, report = prepare(Dataset.from_dict({"messages": []}), smollm, return_report=True)
     assert ds.num_rows == 0 and ds.features == PREPARED
     assert (report.rows_in, report.rows_out, report.dropped, report.tokens, report.length_percentiles) == (0, 0, {}, 0, {})
-    assert report.header_ids == [1, 520, 9531, 198]  # the template was still probed
+    assert report.assistant_header_ids == [1, 520, 9531, 198]  # the template was still probed
 
 
 def test_item8_generation_prompts_drops_and_counts_invalid_rows(smollm, caplog):
@@ -130,10 +130,10 @@ def test_item4_eot_truncated_counts_cut_end_of_turn_tokens_only(llama3):
     # left truncation into answer 1 (its first 2 tokens), both <|eot_id|> survive
     _, report = prepare(Dataset.from_list([TWO_TURNS]), llama3, max_length=n - first - 2, truncation_side="left",
                         return_report=True)
-    assert (report.eot_truncated_rows, report.trained_truncated_rows) == (0, 1)
+    assert (report.end_of_turn_truncated_rows, report.trained_truncated_rows) == (0, 1)
     # right truncation that cuts the final <|eot_id|>
     _, report = prepare(Dataset.from_list([TWO_TURNS]), llama3, max_length=n - 1, return_report=True)
-    assert (report.eot_truncated_rows, report.trained_truncated_rows) == (1, 1)
+    assert (report.end_of_turn_truncated_rows, report.trained_truncated_rows) == (1, 1)
 
 
 def test_item11_plain_map_without_indices_says_row_number_is_batch_relative(smollm):

@@ -42,7 +42,7 @@ CALL = {"role": "assistant", "content": None,
 
 
 def test_tool_calls_a_template_drops_are_refused():
-    spec = TemplateSpec(prompt="<a>", marker="<a>", terminals=("</a>",), renders_tool_calls=False)
+    spec = TemplateSpec(assistant_header="<a>", marker="<a>", end_of_turn=("</a>",), renders_tool_calls=False)
     with pytest.raises(RowError, match=r"^row 0: message 1 \(assistant\) has tool_calls, but the chat template does "
                                        r"not render tool calls") as err:
         check_renderable(0, _conv([{"role": "user", "content": "q"}, CALL]), spec)
@@ -50,13 +50,13 @@ def test_tool_calls_a_template_drops_are_refused():
 
 
 def test_tool_rounds_a_template_cannot_separate_are_refused():
-    spec = TemplateSpec(prompt="<a>", marker="<a>", terminals=("</a>",), renders_tool_calls=True, tool_rounds=False)
+    spec = TemplateSpec(assistant_header="<a>", marker="<a>", end_of_turn=("</a>",), renders_tool_calls=True, tool_rounds=False)
     messages = [{"role": "user", "content": "q"}, {**CALL, "tool_calls": [{**CALL["tool_calls"][0], "id": "c1"}]},
                 {"role": "tool", "content": "1", "tool_call_id": "c1"}, {"role": "assistant", "content": "done"}]
     with pytest.raises(RowError, match=r"^row 0: the conversation holds tool results") as err:
         check_renderable(0, _conv(messages), spec)
     assert err.value.reason == "unsupported_tool_round"
-    check_renderable(0, _conv(messages), TemplateSpec(prompt="<a>", marker="<a>", terminals=("</a>",),
+    check_renderable(0, _conv(messages), TemplateSpec(assistant_header="<a>", marker="<a>", end_of_turn=("</a>",),
                                                       renders_tool_calls=True, tool_rounds=True))
 
 

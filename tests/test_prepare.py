@@ -60,7 +60,10 @@ def test_report(chat_file, smollm):
     assert report.rows_in == report.rows_out == 300 and report.dropped == {}
     assert report.tokens == sum(ds["length"])
     assert report.trained_tokens == sum(sum(t != -100 for t in row) for row in ds["labels"])
-    assert report.header_ids == [1, 520, 9531, 198] and report.end_text == "<|im_end|>"
+    assert report.assistant_header_ids == [1, 520, 9531, 198] and report.end_of_turn == ["<|im_end|>"]
+    legacy = {k: report.to_dict()[k] for k in ("header_text", "header_ids", "end_text", "end_ids", "eot_truncated_rows")}
+    assert legacy == {"header_text": "<|im_start|>assistant\n", "header_ids": [1, 520, 9531, 198], "end_text": "<|im_end|>",
+                      "end_ids": [2], "eot_truncated_rows": report.end_of_turn_truncated_rows}  # 0.3 keys, one release
     assert "rows: 300 in, 300 out" in report.summary()
 
 

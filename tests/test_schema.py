@@ -58,7 +58,7 @@ def test_the_report_sums_each_meta_column_over_kept_rows():
     report = report_from_table(pa.table(assemble(_batch(), emit_meta=True)))
     assert (report.rows_in, report.rows_out, report.dropped) == (3, 2, {"no_assistant": 1})
     assert (report.tokens, report.trained_tokens) == (6, 3)
-    assert (report.eot_truncated_rows, report.trained_truncated_rows, report.reasoning_dropped_turns) == (1, 1, 1)
+    assert (report.end_of_turn_truncated_rows, report.trained_truncated_rows, report.reasoning_dropped_turns) == (1, 1, 1)
 
 
 def test_user_columns_leave_out_record_and_output_columns():

@@ -33,7 +33,7 @@ def test_mistral_v3_never_reads_add_generation_prompt(mistral):
     """The answer follows the user turn's own [/INST]: learned, no assistant_header needed (real v3 vocabulary)."""
     tok = mistral("v3")
     spec = probe_template(tok)
-    assert (spec.prompt, spec.terminals, spec.prompt_ids, spec.terminal_ids) == ("[/INST]", ("</s>",), (4,), ((2,),))
+    assert (spec.assistant_header, spec.end_of_turn, spec.assistant_header_ids, spec.end_of_turn_ids) == ("[/INST]", ("</s>",), (4,), ((2,),))
     ids, labels, _ = run(tok, [U, A])
     assert ids == [1, 3, 16127, 4, 23325, 2]
     assert labels == [IGNORE, IGNORE, IGNORE, IGNORE, 23325, 2]

@@ -15,22 +15,22 @@ MISTRAL = (
 
 def test_probe_llama3(llama3):
     spec = probe_template(llama3)
-    assert spec.header_text == "<|start_header_id|>assistant<|end_header_id|>\n\n"
-    assert spec.header_ids == (128006, 78191, 128007, 271)
-    assert spec.end_text == "<|eot_id|>" and spec.end_ids == (128009,)
+    assert spec.assistant_header == "<|start_header_id|>assistant<|end_header_id|>\n\n"
+    assert spec.assistant_header_ids == (128006, 78191, 128007, 271)
+    assert spec.end_of_turn == ("<|eot_id|>",) and spec.end_of_turn_ids == ((128009,),)
     assert spec.token_search
 
 
 def test_probe_qwen(qwen):
     spec = probe_template(qwen)
-    assert (spec.header_text, spec.header_ids) == ("<|im_start|>assistant\n", (151644, 77091, 198))
-    assert (spec.end_text, spec.end_ids) == ("<|im_end|>", (151645,))
+    assert (spec.assistant_header, spec.assistant_header_ids) == ("<|im_start|>assistant\n", (151644, 77091, 198))
+    assert (spec.end_of_turn, spec.end_of_turn_ids) == (("<|im_end|>",), ((151645,),))
 
 
 def test_probe_smollm(smollm):
     spec = probe_template(smollm)
-    assert (spec.header_text, spec.header_ids) == ("<|im_start|>assistant\n", (1, 520, 9531, 198))
-    assert (spec.end_text, spec.end_ids) == ("<|im_end|>", (2,))
+    assert (spec.assistant_header, spec.assistant_header_ids) == ("<|im_start|>assistant\n", (1, 520, 9531, 198))
+    assert (spec.end_of_turn, spec.end_of_turn_ids) == (("<|im_end|>",), ((2,),))
 
 
 def test_spaced_header_tokenizes_differently(llama3):
@@ -43,7 +43,7 @@ def test_template_without_header_learns_the_opener(llama3):
     """A template that never reads add_generation_prompt: the opener is learned from renderings with and
     without the answer (here the plain text '[/INST]'), so no assistant_header is needed."""
     spec = probe_template(_with_template(llama3, MISTRAL))
-    assert (spec.prompt, spec.marker, spec.terminals, spec.token_search) == ("[/INST]", "[/INST]", ("<|eot_id|>",), False)
+    assert (spec.assistant_header, spec.marker, spec.end_of_turn, spec.token_search) == ("[/INST]", "[/INST]", ("<|eot_id|>",), False)
 
 
 # answers follow the user's text with nothing between: no text opens exactly the assistant turns

@@ -59,7 +59,7 @@ def test_drop_and_error_strategies(smollm):
 def test_eot_truncated_counted_in_report(smollm):
     n = len(full(smollm, SHORT)["input_ids"][0])
     ds, report = prepare(Dataset.from_dict({"messages": [SHORT] * 3}), smollm, max_length=n - 2, return_report=True)
-    assert report.eot_truncated_rows == 3 and report.rows_out == 3
+    assert report.end_of_turn_truncated_rows == 3 and report.rows_out == 3
 
 
 def test_pad_equal_eos_keeps_eos_trained(smollm):

@@ -43,7 +43,8 @@ def run_demo(row: int = 1, color: bool | None = None) -> None:
         raw = datasets.load_dataset("json", data_files=str(DATA / name), split="train")
         ds, report = prepare(raw, tok, return_report=True)
         print(f"\n== {name}\n{report.summary()}")
-        print(f"header {report.header_text!r} -> {report.header_ids}; end-of-turn {report.end_text!r} -> {report.end_ids}")
+        print(f"header {report.assistant_header!r} -> {report.assistant_header_ids}; "
+              f"end-of-turn {' or '.join(map(repr, report.end_of_turn))} -> {report.end_of_turn_ids}")
         chat = ds if chat is None else chat
     print(f"\n== demo_chat.jsonl row {row} (trained text {'green' if color else 'in [T]...[/T]'}):")
     print(render_row(tok, chat[row]["input_ids"], chat[row]["labels"], color=color))

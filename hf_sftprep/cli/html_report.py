@@ -116,7 +116,7 @@ def build_html(ds, tokenizer, stats: dict, examples: int = 5, split: str | None 
         f"</head><body><h1>hf-sftprep report{html.escape(f' (split {split!r})' if split else '')}</h1>{_plots(lengths, fractions)}"
         f"{_sources_section(stats)}<h2>Summary</h2><table>{rows}</table>"
         f"<h2>Dropped rows</h2><table><tr><th>reason</th><th>rows</th></tr>{drops or '<tr><td>none</td><td>0</td></tr>'}</table>"
-        f"<p>Rows whose final end-of-turn token was truncated: {stats.get('eot_truncated_rows', 0)}</p>"
+        f"<p>Rows whose final end-of-turn token was truncated: {stats.get('end_of_turn_truncated_rows', stats.get('eot_truncated_rows', 0))}</p>"
         f"{_packing_section(stats.get('packing'))}"
         f"<h2>Examples</h2><p><span class='t'>trained</span> / <span class='m'>masked</span></p>{samples}"
         "</body></html>"

@@ -14,8 +14,8 @@ def spec_row(name: str, spec: TemplateSpec) -> str:
     """One markdown table row: family, prompt, closing, what else is trained, tool calls."""
     notes = spec.notes(quote=_cell)
     tools = "yes" if spec.tool_rounds else ("calls only (tool rounds refused)" if spec.renders_tool_calls else "no")
-    closes = " or ".join(_cell(t) for t in spec.terminals)
-    return f"| {name} | {_cell(spec.prompt)} | {closes} | {'; '.join(notes)} | {tools} |"
+    closes = " or ".join(_cell(t) for t in spec.end_of_turn)
+    return f"| {name} | {_cell(spec.assistant_header)} | {closes} | {'; '.join(notes)} | {tools} |"
 
 
 HEADER = (

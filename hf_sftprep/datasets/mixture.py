@@ -267,7 +267,8 @@ def _total(reports: list[PrepReport], lengths: np.ndarray, trained: np.ndarray) 
         **{name: sum(getattr(r, name) for r in reports) for name in _ROW_COUNTS},
         length_percentiles=_percentiles(lengths),
         trained_fraction_percentiles=_percentiles(trained / np.maximum(lengths, 1), cast=lambda x: round(float(x), 4)),
-        header_text=first.header_text, end_text=first.end_text, header_ids=first.header_ids, end_ids=first.end_ids,
+        assistant_header=first.assistant_header, assistant_header_ids=first.assistant_header_ids,
+        end_of_turn=first.end_of_turn, end_of_turn_ids=first.end_of_turn_ids,
     )
 
 

@@ -206,4 +206,4 @@ class SFTPreprocessor:
     def _end_ids(self, stanford: bool) -> np.ndarray:
         if stanford or self.spec is None:
             return np.asarray([self.tokenizer.eos_token_id], dtype=np.int64)
-        return np.asarray([t[-1] for t in self.spec.terminal_ids] + list(self.spec.trailer_ids[-1:]), dtype=np.int64)
+        return np.asarray([t[-1] for t in self.spec.end_of_turn_ids] + list(self.spec.trailer_ids[-1:]), dtype=np.int64)

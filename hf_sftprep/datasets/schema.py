@@ -32,7 +32,7 @@ OUTPUT_COLUMNS = ("input_ids", "labels", "length")
 META_COLUMNS = ("drop_reason", "eot_truncated", "trained_truncated", "n_trained", "reasoning_dropped")
 # per-row meta column -> the PrepReport field that sums it over the kept rows (drop_reason and n_trained
 # are read on their own); every meta column is read by the report, so no consumer can miss one
-SUMMED = {"eot_truncated": "eot_truncated_rows", "trained_truncated": "trained_truncated_rows",
+SUMMED = {"eot_truncated": "end_of_turn_truncated_rows", "trained_truncated": "trained_truncated_rows",
           "reasoning_dropped": "reasoning_dropped_turns"}
 # what a plain map (and a stream) emits: the int32 types are declared so they survive streaming
 PREPARED = Features({name: FEATURES[name] for name in OUTPUT_COLUMNS})

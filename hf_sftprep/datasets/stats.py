@@ -33,15 +33,15 @@ class PrepReport:
     dropped: dict[str, int] = field(default_factory=dict)
     tokens: int = 0
     trained_tokens: int = 0
-    eot_truncated_rows: int = 0
+    end_of_turn_truncated_rows: int = 0
     trained_truncated_rows: int = 0
     reasoning_dropped_turns: int = 0
     length_percentiles: dict[str, int] = field(default_factory=dict)
     trained_fraction_percentiles: dict[str, float] = field(default_factory=dict)
-    header_text: str | None = None
-    end_text: str | None = None
-    header_ids: list[int] | None = None
-    end_ids: list[int] | None = None
+    assistant_header: str | None = None
+    assistant_header_ids: list[int] | None = None
+    end_of_turn: list[str] | None = None
+    end_of_turn_ids: list[list[int]] | None = None
     # "fastokens" or "hf" for whole-text encoding (ids are identical); None when nothing was tokenized here
     tokenizer_backend: str | None = None
     tokenizer_backend_reason: str = ""
@@ -53,7 +53,19 @@ class PrepReport:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["trained_fraction"] = round(self.trained_fraction, 6)
+        out.update(self._legacy_keys())
         return out
+
+    def _legacy_keys(self) -> dict:
+        """The 0.3 names of renamed fields, kept in ``to_dict()`` (and stats.json) for one release."""
+        ends, end_ids = self.end_of_turn or [], self.end_of_turn_ids or []
+        return {
+            "header_text": self.assistant_header,
+            "header_ids": self.assistant_header_ids,
+            "end_text": ends[0] if ends else (None if self.end_of_turn is None else ""),
+            "end_ids": end_ids[0] if end_ids else (None if self.end_of_turn_ids is None else []),
+            "eot_truncated_rows": self.end_of_turn_truncated_rows,
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -67,7 +79,7 @@ class PrepReport:
             f"rows: {self.rows_in} in, {self.rows_out} out; dropped: {drops}\n"
             f"tokens: {self.tokens:,}, trained: {self.trained_tokens:,} ({self.trained_fraction:.1%})\n"
             f"length p50/p90/p99/max: {lengths}; "
-            f"rows whose end-of-turn was truncated: {self.eot_truncated_rows} "
+            f"rows whose end-of-turn was truncated: {self.end_of_turn_truncated_rows} "
             f"(rows that lost any trained token: {self.trained_truncated_rows})"
             + (  # only when the fast backend was refused: why (not when it was merely still being built)
                 f"\ntokenizer backend: {self.tokenizer_backend} ({self.tokenizer_backend_reason})"
@@ -170,6 +182,7 @@ def report_from_table(table: pa.Table, spec=None) -> PrepReport:
         trained_fraction_percentiles=_percentiles(frac, cast=lambda x: round(float(x), 4)),
     )
     if spec is not None:
-        report.header_text, report.end_text = spec.header_text, spec.end_text
-        report.header_ids, report.end_ids = list(spec.header_ids), list(spec.end_ids)
+        report.assistant_header, report.assistant_header_ids = spec.assistant_header, list(spec.assistant_header_ids)
+        report.end_of_turn = list(spec.end_of_turn)
+        report.end_of_turn_ids = [list(ids) for ids in spec.end_of_turn_ids]
     return report

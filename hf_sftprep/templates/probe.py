@@ -336,7 +336,7 @@ def probe_template(
 
     Example (SmolLM2-Instruct's ChatML template):
         >>> spec = probe_template(tok)
-        >>> spec.prompt, spec.terminals, spec.prompt_ids, spec.terminal_ids
+        >>> spec.assistant_header, spec.end_of_turn, spec.assistant_header_ids, spec.end_of_turn_ids
         ('<|im_start|>assistant\\n', ('<|im_end|>',), (1, 520, 9531, 198), ((2,),))
     """
     template = getattr(tokenizer, "chat_template", None)
@@ -388,9 +388,9 @@ def probe_template(
     block_gap = _block_gap(probe, marker, terminals) if multi else ""
     ordered = tuple(sorted(terminals, key=lambda t: (probe.plain_hist or "").find(t) if t in (probe.plain_hist or "") else 10**9))
     spec = TemplateSpec(
-        prompt=prompt,
+        assistant_header=prompt,
         marker=marker,
-        terminals=ordered,
+        end_of_turn=ordered,
         trailer=trailer,
         open_end=open_end,
         multi_block=multi,
@@ -476,8 +476,8 @@ def _self_check(spec: TemplateSpec, probe: _Probe, tools: bool) -> bool:
 def _with_ids(tokenizer, spec: TemplateSpec, probe: _Probe) -> TemplateSpec:
     """Add token ids and decide whether the vectorized token search can find this template's turns."""
     special_ids = set(tokenizer.all_special_ids) | {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
-    prompt_ids, marker_ids = _encode(tokenizer, spec.prompt), _encode(tokenizer, spec.marker)
-    terminal_ids = tuple(_encode(tokenizer, t) for t in spec.terminals)
+    prompt_ids, marker_ids = _encode(tokenizer, spec.assistant_header), _encode(tokenizer, spec.marker)
+    terminal_ids = tuple(_encode(tokenizer, t) for t in spec.end_of_turn)
     result_ids = _encode(tokenizer, spec.result_opener) if spec.result_opener else ()
     ok = (
         bool(marker_ids)
@@ -493,9 +493,9 @@ def _with_ids(tokenizer, spec: TemplateSpec, probe: _Probe) -> TemplateSpec:
         ok = sum(ids[i : i + k] == marker_ids for i in range(len(ids) - k + 1)) >= 2
     return replace(
         spec,
-        prompt_ids=prompt_ids,
+        assistant_header_ids=prompt_ids,
         marker_ids=marker_ids,
-        terminal_ids=terminal_ids,
+        end_of_turn_ids=terminal_ids,
         trailer_ids=_ids_at_end(tokenizer, probe.plain_last or "", spec.trailer),
         appended_ids=_ids_at_end(tokenizer, probe.full_last or "", spec.appended),
         block_gap_ids=_encode(tokenizer, spec.block_gap) if spec.block_gap else (),
@@ -522,7 +522,7 @@ def warn_if_eot_not_eos(tokenizer, spec: TemplateSpec) -> None:
     stops only on ``eos_token_id`` and that is none of them, it runs past the answer (the TRL GLM-4 /
     Falcon-Mamba bug class).
     """
-    closing = {t[-1] for t in spec.terminal_ids if t} | set(spec.trailer_ids[-1:])
+    closing = {t[-1] for t in spec.end_of_turn_ids if t} | set(spec.trailer_ids[-1:])
     if not closing:
         return
     gen = getattr(tokenizer, "generation_config", None)
@@ -535,5 +535,5 @@ def warn_if_eot_not_eos(tokenizer, spec: TemplateSpec) -> None:
     logger.warning(
         "the template's end-of-turn token(s) %s are trained, but none is the tokenizer's EOS %r (id %s). "
         "Add them to the model's generation_config.eos_token_id, or generation will not stop after an answer.",
-        " / ".join(repr(t) for t in spec.terminals), tokenizer.eos_token, tokenizer.eos_token_id,
+        " / ".join(repr(t) for t in spec.end_of_turn), tokenizer.eos_token, tokenizer.eos_token_id,
     )

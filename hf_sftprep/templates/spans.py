@@ -47,13 +47,13 @@ def _find_opener(text: str, spec, at: int) -> tuple[int, bool]:
 
 def _close(row: int, text: str, start: int, spec, nxt: int) -> int:
     """End of the turn opened at ``start``: the end of its first terminal (or of the text, open_end)."""
-    hits = [(p, t) for p, t in ((text.find(t, start), t) for t in spec.terminals) if p >= 0]
+    hits = [(p, t) for p, t in ((text.find(t, start), t) for t in spec.end_of_turn) if p >= 0]
     p, t = min(hits) if hits else (-1, "")
     if hits and (nxt < 0 or p < nxt):
         end = p + len(t)
         more = True
         while more:  # a closing of several terminals in a row is trained whole
-            more = next((u for u in spec.terminals if text.startswith(u, end)), None)
+            more = next((u for u in spec.end_of_turn if text.startswith(u, end)), None)
             end += len(more) if more else 0
         return end
     if nxt >= 0:
@@ -61,7 +61,7 @@ def _close(row: int, text: str, start: int, spec, nxt: int) -> int:
             row,
             "header_mismatch",
             f"a second assistant header {spec.marker!r} appears at character {nxt} before the turn at "
-            f"character {start} is closed by {' or '.join(map(repr, spec.terminals))}; content may contain "
+            f"character {start} is closed by {' or '.join(map(repr, spec.end_of_turn))}; content may contain "
             "the header text. Remove it, pass assistant_header=... matching the template, or drop such rows "
             "with on_invalid='drop'.",
         )
@@ -70,7 +70,7 @@ def _close(row: int, text: str, start: int, spec, nxt: int) -> int:
     raise RowError(
         row,
         "unclosed_turn",
-        f"the assistant turn at character {start} is not closed by {' or '.join(map(repr, spec.terminals))}. "
+        f"the assistant turn at character {start} is not closed by {' or '.join(map(repr, spec.end_of_turn))}. "
         "Pass end_of_turn=... matching the template, or drop such rows with on_invalid='drop'.",
     )
 
@@ -93,7 +93,7 @@ def turn_char_spans(row: int, text: str, spec, expected: int) -> list[tuple[int,
         if after_result:  # an answer after a tool result opens with the result's closing
             start = pos + len(spec.result_opener)
         else:
-            start = pos + _whole_specials(common_prefix_len(text, spec.prompt, pos), spec)
+            start = pos + _whole_specials(common_prefix_len(text, spec.assistant_header, pos), spec)
         nxt, _ = _find_opener(text, spec, start)
         stop = _close(row, text, start, spec, nxt)
         if nxt < 0 and spec.trailer and text.startswith(spec.trailer, stop):

@@ -184,15 +184,15 @@ class TurnSearch:
         # marker, prompt, terminal and trailer ids
         self.ids = tuple(
             np.asarray(ids, dtype=np.int64)
-            for ids in (spec.marker_ids, spec.prompt_ids, [t[0] for t in spec.terminal_ids], spec.trailer_ids)
+            for ids in (spec.marker_ids, spec.assistant_header_ids, [t[0] for t in spec.end_of_turn_ids], spec.trailer_ids)
         )
         self.appended = np.asarray(spec.appended_ids, dtype=np.int64)
         self.block_gap = np.asarray(spec.block_gap_ids, dtype=np.int64)
         self.result = np.asarray(spec.result_opener_ids, dtype=np.int64)
-        enc = tokenizer(spec.prompt, add_special_tokens=False, return_offsets_mapping=True)
+        enc = tokenizer(spec.assistant_header, add_special_tokens=False, return_offsets_mapping=True)
         ends = [e for _, e in enc["offset_mapping"]]
         # rest[k]: the prompt's text after its first k tokens
-        self.prompt_rest = [spec.prompt[e:] for e in [0, *ends]]
+        self.prompt_rest = [spec.assistant_header[e:] for e in [0, *ends]]
         # how many prompt tokens each opening the probe saw spans (the partial matches that need no check)
         self.opening_counts = np.asarray([k + 1 for k, e in enumerate(ends) if e in spec.openings], dtype=np.int64)
         self.special_ids = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}

@@ -88,7 +88,8 @@ def test_dispatch_reads_the_registry():
     assert conv.messages == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
     conv = to_conversation("mapped", 0, {"q": "hi", "a": "yo"}, column_map={"user": "q", "assistant": "a"})
     assert conv.messages == [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
-    with pytest.raises(RowError, match=r"^row 3: unknown record format 'csv'; expected openai, alpaca, sharegpt or mapped\.$"):
+    expected = r"^row 3: unknown record format 'csv'; expected openai, alpaca, sharegpt or mapped\.$"
+    with pytest.raises(RowError, match=expected):
         to_conversation("csv", 3, {})
 
 

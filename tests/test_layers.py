@@ -133,7 +133,8 @@ def test_no_subpackage_reexport_hides_a_module():
     # prepare.__version__", ...) need the attribute to stay the module, not a function of the same name
     clashes = {}
     for init in sorted(PACKAGE.glob("*/__init__.py")):
-        modules = {p.stem for p in init.parent.glob("*.py")} | {p.parent.name for p in init.parent.glob("*/__init__.py")}
+        modules = {p.stem for p in init.parent.glob("*.py")}
+        modules |= {p.parent.name for p in init.parent.glob("*/__init__.py")}
         if hidden := sorted(_bound_names(init) & (modules - {"__init__"})):
             clashes[_name(init)] = hidden
     assert clashes == {}

@@ -23,7 +23,7 @@ INTERFACES = {
                "select_turns", "span_mask", "split_pattern", "take_rows", "tokenize_pieced", "truncate",
                "turn_char_spans", "worth_deduping"],
     "datasets": ["MixtureReport", "PackReport", "PrepReport", "SFTPreprocessor", "build_mixture",
-                 "generation_prompts", "prepare_on_ray", "run_recipe", "stats_for_splits", "trained_per_row"],
+                 "generation_prompts", "run_recipe", "stats_for_splits", "trained_per_row"],
     "train": ["SFTDataCollator", "build_trainer", "length_grouped_batches", "padding_waste"],
     "cli": [],
     "testing": ["FAMILIES", "MISTRAL_KINDS", "ZOO_FAMILIES", "family_tokenizer", "llama3_tokenizer",
@@ -46,14 +46,11 @@ def test_importing_the_package_leaves_ray_unloaded():
 def test_prepare_on_ray_at_the_root():
     assert "prepare_on_ray" in hf_sftprep.__all__
     assert hf_sftprep.prepare_on_ray is hf_sftprep.datasets.distributed.prepare_on_ray
-    assert hf_sftprep.datasets.prepare_on_ray is hf_sftprep.datasets.distributed.prepare_on_ray
     from hf_sftprep import prepare_on_ray
 
     assert prepare_on_ray is hf_sftprep.datasets.distributed.prepare_on_ray
     with pytest.raises(AttributeError, match=r"^module 'hf_sftprep' has no attribute 'prepare_on_rays'$"):
         hf_sftprep.prepare_on_rays  # noqa: B018
-    with pytest.raises(AttributeError, match=r"^module 'hf_sftprep.datasets' has no attribute 'nothing'$"):
-        hf_sftprep.datasets.nothing  # noqa: B018
 
 
 def test_every_root_export_resolves():

@@ -6,7 +6,7 @@ import pyarrow as pa
 from datasets import Features, List, Value
 
 from hf_sftprep import prepare
-from hf_sftprep.offline import trl_template
+from hf_sftprep.testing.offline import trl_template
 
 
 class FloorMap:

@@ -66,7 +66,7 @@ def write_example(folder: Path) -> None:
     """The docs/cli.md recipe example: three source files, the SmolLM2 tokenizer and mix.yaml."""
     import shutil
 
-    from hf_sftprep import offline
+    from hf_sftprep.testing import offline
 
     folder.mkdir(parents=True, exist_ok=True)
     offline.smollm2_tokenizer(folder)
@@ -147,7 +147,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.tok, json.loads(args.sources))))
         return
-    from hf_sftprep import offline
+    from hf_sftprep.testing import offline
 
     sizes = (300, 200, 200) if args.quick else (10_000, 6_000, 6_000)
     repeats = 1 if args.quick else args.repeats

@@ -28,7 +28,8 @@ def prepared_dir(rows: int, seq_length: int, work: Path) -> Path:
     """Prepare ``rows`` chats once (cached on disk); 1M rows are 10 copies of 100k."""
     import datasets
 
-    from hf_sftprep import offline, prepare
+    from hf_sftprep import prepare
+    from hf_sftprep.testing import offline
 
     out = work / f"prepared-{rows}-{seq_length}"
     if out.exists():

@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE))
 
 
 def _tokenizer(cache: Path, name: str = "llama3"):
-    from hf_sftprep import offline
+    from hf_sftprep.testing import offline
 
     return {"llama3": offline.llama3_tokenizer, "qwen2_5": offline.qwen2_5_tokenizer}[name](cache)
 

@@ -51,7 +51,7 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     import corpus
 
-    from hf_sftprep import offline
+    from hf_sftprep.testing import offline
 
     tok = offline.llama3_tokenizer(HERE / "results" / "work" / "tokenizers")
     texts = [tok.apply_chat_template(r["messages"], tokenize=False) for r in corpus.chats(args.rows)]

@@ -26,7 +26,8 @@ def rows(n: int):
 def main() -> None:
     import datasets
 
-    from hf_sftprep import offline, prepare
+    from hf_sftprep import prepare
+    from hf_sftprep.testing import offline
 
     n = int(sys.argv[1])
     datasets.disable_progress_bars()

@@ -27,7 +27,7 @@ def load_model(name: str, vocab: int, cache: Path, device: str, dtype):
     import torch
     import transformers
 
-    from hf_sftprep import offline
+    from hf_sftprep.testing import offline
 
     if name == "smollm2":
         model = transformers.AutoModelForCausalLM.from_pretrained(offline.smollm2_checkpoint(cache), dtype=dtype)
@@ -91,7 +91,8 @@ def main(argv=None) -> None:
     import datasets
     import torch
 
-    from hf_sftprep import offline, pack, prepare
+    from hf_sftprep import pack, prepare
+    from hf_sftprep.testing import offline
 
     p = argparse.ArgumentParser()
     p.add_argument("--models", default="smollm2,llama1b")

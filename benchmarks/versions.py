@@ -33,7 +33,8 @@ sys.path.insert(0, str(HERE))
 def worker(args) -> None:
     import datasets
 
-    from hf_sftprep import SFTPreprocessor, offline, prepare
+    from hf_sftprep import SFTPreprocessor, prepare
+    from hf_sftprep.testing import offline
 
     tok = getattr(offline, f"{args.tokenizer}_tokenizer")(args.tok_cache)
     raw = datasets.load_dataset("json", data_files=args.data, split="train")

@@ -36,7 +36,7 @@ def lay_out(folder: Path, tokenizer_dir: Path | None = None) -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import mixture  # benchmarks/mixture.py: the recipe example's sources and mix.yaml
 
-    from hf_sftprep import offline
+    from hf_sftprep.testing import offline
 
     folder.mkdir(parents=True, exist_ok=True)
     if tokenizer_dir is not None:

@@ -33,6 +33,16 @@ __all__ = [
     "length_grouped_batches",
     "pack",
     "padding_waste",
+    "prepare_on_ray",
     "probe_template",
     "prepare",
 ]
+
+
+def __getattr__(name: str):
+    # Ray is an optional extra, so datasets/distributed.py is imported on first use, not with the package
+    if name == "prepare_on_ray":
+        from .datasets.distributed import prepare_on_ray
+
+        return prepare_on_ray
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hf_sftprep import offline
+from hf_sftprep.testing import offline
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +61,7 @@ def zoo(tok_dir):
     """``zoo(name) -> (tokenizer, twin or None)``: a template-zoo family, built once per session."""
     import copy
 
-    from hf_sftprep.offline_zoo import ZOO_FAMILIES, zoo_tokenizer
+    from hf_sftprep.testing.zoo import ZOO_FAMILIES, zoo_tokenizer
 
     built = {}
 
@@ -81,7 +81,7 @@ def zoo(tok_dir):
 @pytest.fixture(scope="session")
 def families(tok_dir):
     """``families(name) -> tokenizer``: a template family outside TRL's folder, built once per session."""
-    from hf_sftprep.testing_families import family_tokenizer
+    from hf_sftprep.testing.families import family_tokenizer
 
     built = {}
 
@@ -96,7 +96,7 @@ def families(tok_dir):
 @pytest.fixture(scope="session")
 def mistral(tok_dir):
     """``mistral(kind) -> tokenizer``: a real Mistral tokenizer (v1, v3, v3-tekken, v7-tekken), built once per session."""
-    from hf_sftprep.testing_families import mistral_tokenizer
+    from hf_sftprep.testing.families import mistral_tokenizer
 
     built = {}
 

@@ -56,7 +56,8 @@ def test_interrupted_map_is_not_taken_as_complete(smollm, tok_dir, tmp_path):
     data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
     script = textwrap.dedent(f"""
         import os, datasets
-        from hf_sftprep import offline, prepare, SFTPreprocessor
+        from hf_sftprep import prepare, SFTPreprocessor
+        from hf_sftprep.testing import offline
         calls = []
         original = SFTPreprocessor.__call__
         def dying(self, batch, indices=None):

@@ -1,4 +1,4 @@
-"""Template families outside TRL's folder (published templates, hf_sftprep.testing_families) and real
+"""Template families outside TRL's folder (published templates, hf_sftprep.testing.families) and real
 Mistral tokenizers: every family constructs without options, and on randomized conversations read back
 through JSONL and ``load_dataset`` each row ``prepare()`` keeps equals the row-level prefix-render
 reference; rows are refused only for the counted reasons listed per family, never for a shape the
@@ -15,7 +15,7 @@ from family_reference import IGNORE, family_labels, unique_chat
 
 import hf_sftprep
 from hf_sftprep import SFTPreprocessor
-from hf_sftprep.testing_families import FAMILIES, MISTRAL_KINDS
+from hf_sftprep.testing.families import FAMILIES, MISTRAL_KINDS
 
 pytestmark = pytest.mark.zoo
 

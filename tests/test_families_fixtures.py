@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hf_sftprep.errors import SFTPrepError
-from hf_sftprep.testing_families import FAMILIES, MISTRAL_KINDS, control_strings
+from hf_sftprep.testing.families import FAMILIES, MISTRAL_KINDS, control_strings
 
 TOOLS = [
     {
@@ -116,7 +116,7 @@ def test_phi3_publishes_rstrip(families):
 
 
 def test_unknown_family_lists_names():
-    from hf_sftprep.testing_families import family_tokenizer
+    from hf_sftprep.testing.families import family_tokenizer
 
     with pytest.raises(SFTPrepError, match="template family 'nope' is unknown; pick one of: mistral_v1, "):
         family_tokenizer("nope", "/nonexistent")
@@ -154,7 +154,7 @@ def test_real_mistral_tekken(mistral, kind):
 
 
 def test_unknown_mistral_kind():
-    from hf_sftprep.testing_families import mistral_tokenizer
+    from hf_sftprep.testing.families import mistral_tokenizer
 
     with pytest.raises(SFTPrepError, match="kind 'v2' is unknown; pick one of: " + ", ".join(MISTRAL_KINDS)):
         mistral_tokenizer("v2", "/nonexistent")

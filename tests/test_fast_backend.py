@@ -17,7 +17,7 @@ import hf_sftprep
 from hf_sftprep import SFTPreprocessor
 from hf_sftprep.datasets.prepare import fingerprint
 from hf_sftprep.errors import SFTPrepError
-from hf_sftprep.offline_zoo import ZOO_FAMILIES
+from hf_sftprep.testing.zoo import ZOO_FAMILIES
 from hf_sftprep.tokens import fast_backend
 from hf_sftprep.tokens.encode import hf_ids
 from hf_sftprep.tokens.fast_backend import Encoder, probe_texts

@@ -126,7 +126,7 @@ def _tool_record(desc="Weather", schema_name="get_weather", call_name="get_weath
 def chatml_tools(smollm):
     import copy
 
-    from hf_sftprep.offline import trl_template
+    from hf_sftprep.testing.offline import trl_template
 
     tok = copy.deepcopy(smollm)
     tok.chat_template = trl_template("qwen2_5")  # ChatML that renders tools, as in test_tool_records.py

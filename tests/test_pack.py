@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from datasets import Dataset, DatasetDict, IterableDataset, load_from_disk
 
-from hf_sftprep import OptionError, SFTDataCollator, SFTPrepError, offline, pack, prepare
+from hf_sftprep import OptionError, SFTDataCollator, SFTPrepError, pack, prepare
+from hf_sftprep.testing import offline
 from hf_sftprep.datasets import pack as pack_module
 from hf_sftprep.datasets.pack import best_fit_decreasing
 

@@ -80,7 +80,8 @@ def test_second_process_hits_cache(chat_file, smollm, tok_dir, tmp_path):
     first = prepare(load(chat_file), smollm)
     script = textwrap.dedent(f"""
         import json, datasets
-        from hf_sftprep import offline, prepare
+        from hf_sftprep import prepare
+        from hf_sftprep.testing import offline
         tok = offline.smollm2_tokenizer({str(tok_dir)!r})
         raw = datasets.load_dataset("json", data_files={str(chat_file)!r}, split="train")
         ds = prepare(raw, tok)

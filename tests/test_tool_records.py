@@ -14,7 +14,7 @@ from datasets import Dataset, load_dataset
 from helpers import reference_labels as helper_reference
 
 from hf_sftprep import RowError, SFTPreprocessor, prepare
-from hf_sftprep.offline import trl_template
+from hf_sftprep.testing.offline import trl_template
 
 IGNORE = -100
 TOOLS = [

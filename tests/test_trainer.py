@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
-from hf_sftprep import SFTDataCollator, SFTPrepError, build_trainer, generation_prompts, prepare, offline
+from hf_sftprep import SFTDataCollator, SFTPrepError, build_trainer, generation_prompts, prepare
+from hf_sftprep.testing import offline
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

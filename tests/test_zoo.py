@@ -28,7 +28,7 @@ from zoo_reference import (
 
 import hf_sftprep
 from hf_sftprep import SFTPreprocessor, probe_template as tok_spec
-from hf_sftprep.offline_zoo import ZOO_FAMILIES
+from hf_sftprep.testing.zoo import ZOO_FAMILIES
 
 pytestmark = pytest.mark.zoo
 

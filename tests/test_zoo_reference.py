@@ -15,7 +15,7 @@ from helpers import random_conversation
 from helpers import reference_labels as prefix_reference
 from zoo_reference import IGNORE, reference_labels, renders_same
 
-from hf_sftprep.offline import trl_template
+from hf_sftprep.testing.offline import trl_template
 
 pytestmark = pytest.mark.zoo
 

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .. import offline
+from ..testing import offline
 from ..errors import SFTPrepError
 from .visualize import describe_turns, render_row
 

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import SFTPrepError
-from ..options import AlpacaPrompt, Color, Format, OnInvalid, PackOverflow, SpecialTokensInContent, TrainOn, TruncationSide, choices
+from ..options import AlpacaPrompt, Color, OnInvalid, PackOverflow, SpecialTokensInContent, TrainOn, TruncationSide, choices
+from ..records.formats import FORMAT_CHOICES
 from .hints import flag_hints, parse_mapping
 from .loading import CLIError, check_out_dir, load_records, load_tokenizer, open_prepared, save_prepared
 
@@ -23,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--tokenizer", help="a local tokenizer directory or a hub id")
     b.add_argument("--out", required=True, help="output directory")
     b.add_argument("--split", default="train")
-    b.add_argument("--format", default="auto", choices=choices(Format))
+    b.add_argument("--format", default="auto", choices=FORMAT_CHOICES)
     b.add_argument("--alpaca-prompt", choices=choices(AlpacaPrompt))
     b.add_argument("--chat-template", help="file whose text replaces the tokenizer's chat template")
     b.add_argument("--max-length", type=int)

@@ -26,7 +26,7 @@ HEADER = (
 
 def zoo_table(cache_dir: str) -> str:
     """The markdown table for every family in the offline template zoo."""
-    from ..offline_zoo import ZOO_FAMILIES, zoo_tokenizer
+    from ..testing.zoo import ZOO_FAMILIES, zoo_tokenizer
 
     rows = [spec_row(name, probe_template(zoo_tokenizer(name, cache_dir))) for name in ZOO_FAMILIES]
     return HEADER + "\n" + "\n".join(rows)
@@ -44,7 +44,7 @@ def families_table(cache_dir: str) -> str:
     """The markdown table for the published templates outside TRL's folder (one row per named template)
     and the real Mistral tokenizers."""
     from ..templates.probe import with_template
-    from ..testing_families import FAMILIES, MISTRAL_KINDS, family_tokenizer, mistral_tokenizer
+    from ..testing.families import FAMILIES, MISTRAL_KINDS, family_tokenizer, mistral_tokenizer
 
     rows = []
     for name in FAMILIES:

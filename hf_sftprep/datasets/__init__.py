@@ -1,0 +1,26 @@
+"""``Dataset.map`` glue: the ``SFTPreprocessor`` batch function, generation prompts, mixtures, packing and
+the prepared-data report; the trainer adapter and the CLI use these.
+
+``prepare()`` and ``pack()`` stay in :mod:`.prepare` and :mod:`.pack`, and ``prepare_on_ray`` in
+:mod:`.distributed` (the package root exports all three): re-exported here, the first two would hide
+their modules behind the functions, and the third would load the Ray path with every import.
+"""
+
+from .mixture import MixtureReport, build_mixture, run_recipe
+from .pack import PackReport
+from .prepare import generation_prompts
+from .preprocess import SFTPreprocessor
+from .stats import PrepReport, stats_for_splits, trained_per_row
+
+__all__ = [
+    "MixtureReport",
+    "PackReport",
+    "PrepReport",
+    "SFTPreprocessor",
+    "build_mixture",
+    "generation_prompts",
+    "run_recipe",
+    "stats_for_splits",
+    "trained_per_row",
+]
+

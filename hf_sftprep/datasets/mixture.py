@@ -20,9 +20,8 @@ from datasets import Dataset, DatasetDict, Features, List, Value, concatenate_da
 from datasets.fingerprint import Hasher
 
 from ..errors import RowError, SFTPrepError
-from ..records.alpaca import alpaca_messages
 from ..records.detect import detect_format
-from ..records.sharegpt import SHAREGPT_ROLES
+from ..records.formats import FORMATS
 from .prepare import prepare
 from .recipe import Recipe, Source, check_rows, parse_recipe
 from .split import HOW, check_test_size, split_rows
@@ -35,8 +34,9 @@ logger = logging.getLogger("hf_sftprep")
 class AddSystemPrompt:
     """Batched map function: put a system message first in rows that have none (picklable, hashable).
 
-    Alpaca rows become chat ``messages``; a row the Alpaca reader rejects raises (``on_invalid='error'``)
-    or becomes a placeholder that the chat reader rejects for the same reason, so drop counts match.
+    Rows of a format without a chat layout (Alpaca) become chat ``messages``; a row its reader rejects raises
+    (``on_invalid='error'``) or becomes a placeholder that the chat reader rejects for the same reason, so drop
+    counts match.
     """
 
     def __init__(self, fmt: str, text: str, role_map: dict | None = None, on_invalid: str = "error",
@@ -52,9 +52,9 @@ class AddSystemPrompt:
             return messages
         return [{role_key: "system", content_key: self.content}, *messages]
 
-    def _alpaca(self, row: int, record: dict) -> list[dict]:
+    def _plain(self, row: int, record: dict) -> list[dict]:
         try:
-            messages = alpaca_messages(row, record)
+            messages = FORMATS[self.fmt].convert(row, record, None, False).messages
         except RowError as err:
             if self.on_invalid == "error":
                 raise
@@ -64,16 +64,12 @@ class AddSystemPrompt:
         return [{"role": "system", "content": self.text}, *messages]
 
     def __call__(self, batch: dict, indices: list[int]) -> dict:
-        if self.fmt == "openai":
-            # developer messages are rendered as system ones, so they count as the row's own
-            names = {r: self.role_map.get(r, r) for r in ("system", *self.role_map)}
-            names["developer"] = self.role_map.get("developer", "system")
-            return {"messages": [self._chat(m, "role", "content", names) for m in batch["messages"]]}
-        if self.fmt == "sharegpt":
-            names = {**SHAREGPT_ROLES, **self.role_map}
-            return {"conversations": [self._chat(m, "from", "value", names) for m in batch["conversations"]]}
+        chat = FORMATS[self.fmt].chat
+        if chat is not None:
+            names = chat.roles(self.role_map)
+            return {chat.column: [self._chat(m, chat.role_key, chat.content_key, names) for m in batch[chat.column]]}
         records = [{c: batch[c][i] for c in batch} for i in range(len(indices))]
-        return {"messages": [self._alpaca(row, rec) for row, rec in zip(indices, records)]}
+        return {"messages": [self._plain(row, rec) for row, rec in zip(indices, records)]}
 
 
 # -- exact duplicates -------------------------------------------------------------------------------
@@ -195,7 +191,7 @@ def _check_source(source: Source, raw: Dataset) -> str:
         fmt = detect_format(raw.column_names, source.options["format"], source.options.get("column_map"), raw.features)
     except SFTPrepError as err:
         raise SFTPrepError(f"recipe: source {source.name!r}: {err} Or set format: in the source.") from None
-    if source.system_prompt is not None and fmt not in ("openai", "sharegpt", "alpaca"):
+    if source.system_prompt is not None and fmt not in FORMATS:
         raise SFTPrepError(f"recipe: source {source.name!r}: system_prompt works on messages, conversations or "
                            f"Alpaca rows, not on a column_map source; add a 'system' entry to column_map instead.")
     check_rows(source, raw.num_rows)
@@ -286,9 +282,9 @@ def _pack_function(recipe: Recipe):
 
 def _content_is_parts(features, fmt: str) -> bool:
     """Whether a chat column stores message content as a list of parts, e.g. ``[{"type": "text", ...}]``."""
-    column, key = {"openai": ("messages", "content"), "sharegpt": ("conversations", "value")}.get(fmt, (None, None))
-    message = getattr(features.get(column), "feature", None) if column else None
-    content = message.get(key) if isinstance(message, dict) else None
+    chat = FORMATS[fmt].chat if fmt in FORMATS else None
+    message = getattr(features.get(chat.column), "feature", None) if chat else None
+    content = message.get(chat.content_key) if isinstance(message, dict) else None
     return isinstance(content, (List, list)) or type(content).__name__ in ("Sequence", "LargeList")
 
 
@@ -296,12 +292,14 @@ def _prepare_source(source: Source, fmt: str, raw: Dataset, tok, recipe: Recipe)
     if source.system_prompt is not None:
         add = AddSystemPrompt(fmt, source.system_prompt, source.options.get("role_map"), recipe.on_invalid,
                               parts=_content_is_parts(raw.features, fmt))
-        drop = [c for c in ("instruction", "input", "output") if fmt == "alpaca" and c in raw.column_names]
+        # a format without a chat layout is rewritten as chat messages, so its own columns go
+        plain = FORMATS[fmt].chat is None
+        drop = [c for c in FORMATS[fmt].columns if plain and c in raw.column_names]
         raw = raw.map(add, batched=True, with_indices=True, remove_columns=drop,
-                      features=None if fmt == "alpaca" else raw.features,
+                      features=None if plain else raw.features,
                       desc=f"hf_sftprep [{source.name}]: system prompt")
     options = dict(source.options)
-    if fmt == "alpaca" and source.system_prompt is not None:
+    if source.system_prompt is not None and FORMATS[fmt].chat is None:
         options["format"] = "auto"  # the rows are chat messages now
     return prepare(raw, tok, max_length=recipe.max_length, num_proc=recipe.num_proc, return_report=True,
                    on_invalid=recipe.on_invalid, train_on=recipe.train_on, **options)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SFTPrepError
-from ..options import AlpacaPrompt, Format, OnInvalid, TrainOn, check_choice
+from ..options import AlpacaPrompt, OnInvalid, TrainOn, check_choice
+from ..records.formats import FORMAT_CHOICES
 from ..sources import BUILDERS
 
 GLOBAL_KEYS = (
@@ -173,7 +174,7 @@ def _source(i: int, data, base: Path) -> Source:
         name = name or str(data["hub"]).rstrip("/").split("/")[-1]
     where = f"source {name!r}: "
     fmt = data.get("format", "auto")
-    _choice(where, "format", fmt, Format)
+    _choice(where, "format", fmt, FORMAT_CHOICES)
     alpaca_prompt = data.get("alpaca_prompt")
     if alpaca_prompt is not None:
         _choice(where, "alpaca_prompt", alpaca_prompt, AlpacaPrompt)

@@ -1,20 +1,12 @@
-"""Which record layout a dataset holds, from its column names."""
+"""Which record layout a dataset holds, from its column names (the formats are in :mod:`.formats`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from ..errors import SFTPrepError
-from ..options import Format, check_choice, choices
-
-ROLES = ("system", "user", "assistant", "tool")
-FORMATS = choices(Format)
-
-
-def _from_value_items(features: Mapping | None) -> bool:
-    """True unless ``features`` shows that the ``conversations`` items lack ``from`` / ``value``."""
-    item = getattr((features or {}).get("conversations"), "feature", None)
-    return item is None or not isinstance(item, Mapping) or {"from", "value"} <= set(item)
+from ..options import Format, check_choice
+from .formats import FORMAT_CHOICES, FORMATS, expected_columns
 
 
 def detect_format(
@@ -29,7 +21,7 @@ def detect_format(
         >>> detect_format(["instruction", "output"])
         'alpaca'
     """
-    check_choice("format", fmt, FORMATS)
+    check_choice("format", fmt, FORMAT_CHOICES)
     cols = set(columns)
     if column_map:
         missing = [c for c in column_map.values() if c not in cols]
@@ -39,20 +31,10 @@ def detect_format(
                 "Fix the mapping so each value is an existing column."
             )
         return "mapped"
-    if fmt in ("auto", "openai") and "messages" in cols:
-        return "openai"
-    if fmt in ("auto", "alpaca") and {"instruction", "output"} <= cols:
-        return "alpaca"
-    if fmt in ("auto", "sharegpt") and "conversations" in cols and _from_value_items(features):
-        return "sharegpt"
-    wanted = {
-        "auto": "a 'messages' column (OpenAI chat), 'instruction' + 'output' (+ optional 'input') columns (Alpaca) "
-        "or a 'conversations' column of {from, value} items (ShareGPT)",
-        "openai": "a 'messages' column",
-        "alpaca": "'instruction' and 'output' columns (and optionally 'input')",
-        "sharegpt": "a 'conversations' column of {from, value} items",
-    }[fmt]
+    for candidate in FORMATS.values() if fmt == "auto" else (FORMATS[fmt],):
+        if candidate.matches(cols, features):
+            return candidate.name
     raise SFTPrepError(
-        f"cannot find the record format: columns found are {sorted(cols)}; expected {wanted}. "
+        f"cannot find the record format: columns found are {sorted(cols)}; expected {expected_columns(fmt)}. "
         "Rename the columns, or pass column_map={'system': ..., 'user': ..., 'assistant': ...}."
     )

@@ -5,13 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..errors import RowError
-from .alpaca import alpaca_messages
-from .openai import Conversation, mapped_messages, openai_conversation
-from .sharegpt import sharegpt_record
-
-
-def _plain(messages: list[dict]) -> Conversation:
-    return Conversation(messages, None, [m["role"] == "assistant" for m in messages], [None] * len(messages))
+from .formats import FORMATS, plain_conversation
+from .openai import Conversation, mapped_messages
 
 
 def to_conversation(
@@ -23,21 +18,18 @@ def to_conversation(
     column_map: Mapping[str, str] | None = None,
     keep_developer: bool = False,
 ) -> Conversation:
-    """Normalize one row of the given format ("openai", "sharegpt", "alpaca" or "mapped").
+    """Normalize one row of the given format (a name in ``FORMATS``, or "mapped" for ``column_map``).
 
     Example:
         >>> to_conversation("alpaca", 0, {"instruction": "Add", "input": "1+1", "output": "2"}).messages
         [{'role': 'user', 'content': 'Add\\n\\n1+1'}, {'role': 'assistant', 'content': '2'}]
     """
-    if fmt == "openai":
-        return openai_conversation(row, record, role_map, keep_developer)
-    if fmt == "sharegpt":  # an OpenAI record once converted, so it is normalized like one
-        return openai_conversation(row, sharegpt_record(row, record, role_map), None, keep_developer)
-    if fmt == "alpaca":
-        return _plain(alpaca_messages(row, record))
     if fmt == "mapped":
-        return _plain(mapped_messages(row, record, column_map))
-    raise RowError(row, "bad_format", f"unknown record format {fmt!r}; expected openai, sharegpt, alpaca or mapped.")
+        return plain_conversation(mapped_messages(row, record, column_map))
+    if fmt not in FORMATS:
+        expected = ", ".join(FORMATS)
+        raise RowError(row, "bad_format", f"unknown record format {fmt!r}; expected {expected} or mapped.")
+    return FORMATS[fmt].convert(row, record, role_map, keep_developer)
 
 
 def turn_flags(conv: Conversation, multi_block: bool, row: int) -> list[bool]:

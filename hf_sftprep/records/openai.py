@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from ..errors import OptionError, RowError
 from .clean import drop_none
 from .content import check_content, message_content
-from .detect import ROLES
 from .tool_calls import record_tools, tool_calls
 
 # kept under this name: records/alpaca.py and others import it
 _check_content = check_content
 
+# the roles of a normalized message
+ROLES = ("system", "user", "assistant", "tool")
 # "developer" is OpenAI's newer name for system; "function" is the legacy tool-result role.
 INPUT_ROLES = (*ROLES, "developer", "function")
 _RENAMED = {"function": "tool"}

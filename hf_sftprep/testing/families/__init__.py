@@ -3,7 +3,7 @@
 Each family's PUBLISHED template is stored verbatim under ``templates/<file>.jinja``; where it
 came from is recorded in :data:`FAMILIES` (``source``), never inside the file, so the text
 renders exactly as the model repository's does. The tokenizer is the zoo's stand-in
-(:mod:`hf_sftprep.offline_zoo`): Qwen2.5's real BPE plus the family's control strings as special
+(:mod:`hf_sftprep.testing.zoo`): Qwen2.5's real BPE plus the family's control strings as special
 tokens, with the ``rstrip`` / ``lstrip`` flags the family's published tokenizer sets, its plain
 added tokens (``<think>``, ``<tool_call>``) and its bos / eos / pad.
 
@@ -27,8 +27,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SFTPrepError
-from ..offline_zoo import _QWEN_SPECIALS, CONTROL_PATTERNS, _base_bpe
+from ...errors import SFTPrepError
+from ..zoo import _QWEN_SPECIALS, CONTROL_PATTERNS, _base_bpe
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 

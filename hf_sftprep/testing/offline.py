@@ -13,7 +13,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-from .errors import SFTPrepError
+from ..errors import SFTPrepError
 
 _INSTALL_HINT = {
     "llama3": "pip install quicktok-v1 trl",

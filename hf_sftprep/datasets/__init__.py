@@ -8,7 +8,7 @@ their modules behind the functions, and the third would load the Ray path with e
 
 from .mixture import MixtureReport, build_mixture, run_recipe
 from .pack import PackReport
-from .prepare import generation_prompts
+from .prompts import generation_prompts
 from .preprocess import SFTPreprocessor
 from .stats import PrepReport, stats_for_splits, trained_per_row
 

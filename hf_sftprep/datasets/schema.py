@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 from datasets import Features, List, Value
 
+from ..records.formats import record_columns
 from ..tokens.batch import Batch
 from ..tokens.masking import build_labels, count_per_row, take_rows
 
@@ -37,12 +38,6 @@ SUMMED = {"eot_truncated": "end_of_turn_truncated_rows", "trained_truncated": "t
 # what a plain map (and a stream) emits: the int32 types are declared so they survive streaming
 PREPARED = Features({name: FEATURES[name] for name in OUTPUT_COLUMNS})
 
-_RECORD_COLUMNS = {
-    "openai": ("messages", "tools", "functions", "parallel_tool_calls"),
-    "sharegpt": ("conversations", "tools"),
-    "alpaca": ("instruction", "input", "output"),
-}
-
 
 def user_columns(columns: list[str], fmt: str, column_map: Mapping[str, str] | None) -> list[str]:
     """The input columns that are not records or outputs: ``prepare`` keeps them beside the tokens.
@@ -51,8 +46,7 @@ def user_columns(columns: list[str], fmt: str, column_map: Mapping[str, str] | N
         >>> user_columns(["id", "messages", "tools"], "openai", None)
         ['id']
     """
-    consumed = set(column_map.values()) if fmt == "mapped" and column_map else set(_RECORD_COLUMNS.get(fmt, ()))
-    consumed.update(OUTPUT_COLUMNS + META_COLUMNS)
+    consumed = set(record_columns(fmt, column_map)) | set(OUTPUT_COLUMNS + META_COLUMNS)
     return [c for c in columns if c not in consumed]
 
 

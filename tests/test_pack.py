@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from datasets import Dataset, DatasetDict, IterableDataset, load_from_disk
 
-from hf_sftprep import OptionError, SFTDataCollator, SFTPrepError, offline, pack, prepare
+from hf_sftprep import OptionError, SFTDataCollator, SFTPrepError, pack, prepare
 from hf_sftprep.datasets import pack as pack_module
 from hf_sftprep.datasets.pack import best_fit_decreasing
+from helpers import tiny_llama
 
 DATA = Path(__file__).parents[1] / "hf_sftprep" / "data" / "demo_chat.jsonl"
 
@@ -215,16 +216,6 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 
-def tiny_llama(vocab: int, attn: str):
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=1024, attn_implementation=attn,
-        attention_dropout=0.0,
-    )
-    return transformers.LlamaForCausalLM(config)
-
-
 def packs_of_demo(tok, n_rows: int, seq_length: int) -> tuple[Dataset, list[dict]]:
     raw = Dataset.from_list([json.loads(x) for x in DATA.read_text().splitlines()[:n_rows]])
     packed = pack(prepare(raw, tok, max_length=seq_length), seq_length)
@@ -267,11 +258,6 @@ def test_no_contamination_tiny_llama(smollm, attn):
     # ids folded into a 1,024-token vocabulary: the logits stay small (49k-wide ones made this 10x slower)
     packs = [{**p, "input_ids": [t % 1024 for t in p["input_ids"]]} for p in packs]
     assert_no_contamination(tiny_llama(1024, attn), smollm, packs)
-
-
-@pytest.fixture(scope="session")
-def smollm_checkpoint(tmp_path_factory):
-    return offline.smollm2_checkpoint(tmp_path_factory.mktemp("smollm2"))
 
 
 @pytest.mark.real_model

@@ -321,3 +321,21 @@ def test_find_turns_seeded_batches(name, seed):
     rng = np.random.default_rng(seed)
     s = REALISTIC[name]
     check([realistic_row(rng, s) for _ in range(rng.integers(0, 40))], s)
+
+
+def test_find_turns_on_real_renderings(any_tok):
+    """Rendered random chats through each real tokenizer, with the probed spec's ids as prepare() passes them:
+    with SmolLM2 and Qwen2.5 the boundary trap (an answer starting with newlines) gives partial openers (25 and 10)."""
+    import random
+
+    from hf_sftprep.templates.probe import probe_template
+    from helpers import random_conversation
+
+    spec = probe_template(any_tok)
+    s = Shape(list(spec.marker_ids), list(spec.prompt_ids), [t[0] for t in spec.terminal_ids], list(spec.trailer_ids),
+              spec.open_end, spec.multi_block, list(spec.appended_ids), list(spec.block_gap_ids),
+              list(spec.result_opener_ids))
+    rng = random.Random(0)
+    texts = [any_tok.apply_chat_template(random_conversation(rng), tokenize=False) for _ in range(60)]
+    rows = any_tok(texts, add_special_tokens=False)["input_ids"]
+    check(rows, s)

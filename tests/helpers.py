@@ -6,8 +6,11 @@ import os
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 IGNORE = -100
+DEMO_CHAT = Path(__file__).parents[1] / "hf_sftprep" / "data" / "demo_chat.jsonl"  # the packaged demo chats
+END_OF_TURN = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>", "smollm": "<|im_end|>"}  # by conftest tokenizer fixture
 
 PIECES = [
     "Hello there.", "안녕하세요, 오늘 날씨는 어떤가요?", "数据准备很重要。", "🙂🚀 emoji time", "### Response:",

@@ -13,9 +13,8 @@ from datasets import Dataset, DatasetDict, IterableDataset, load_from_disk
 from hf_sftprep import OptionError, SFTDataCollator, SFTPrepError, pack, prepare
 from hf_sftprep.datasets import pack as pack_module
 from hf_sftprep.datasets.pack import best_fit_decreasing
-from helpers import tiny_llama
+from helpers import DEMO_CHAT, tiny_llama
 
-DATA = Path(__file__).parents[1] / "hf_sftprep" / "data" / "demo_chat.jsonl"
 
 
 def slow_bfd_loads(lengths: list[int], seq_length: int) -> list[int]:
@@ -101,7 +100,7 @@ def test_unpacking_gives_back_the_rows(tmp_path, layout):
 
 
 def test_prepared_rows_round_trip(smollm):
-    raw = Dataset.from_list([json.loads(x) for x in DATA.read_text().splitlines()[:40]])
+    raw = Dataset.from_list([json.loads(x) for x in DEMO_CHAT.read_text().splitlines()[:40]])
     ds = prepare(raw, smollm)
     packed = pack(ds, 512)
     assert unpack(packed) == rows_multiset(ds)
@@ -217,7 +216,7 @@ transformers = pytest.importorskip("transformers")
 
 
 def packs_of_demo(tok, n_rows: int, seq_length: int) -> tuple[Dataset, list[dict]]:
-    raw = Dataset.from_list([json.loads(x) for x in DATA.read_text().splitlines()[:n_rows]])
+    raw = Dataset.from_list([json.loads(x) for x in DEMO_CHAT.read_text().splitlines()[:n_rows]])
     packed = pack(prepare(raw, tok, max_length=seq_length), seq_length)
     return packed, [row for row in packed if len(row["seq_lengths"]) > 1][:3]
 
@@ -276,7 +275,7 @@ def test_cli_build_pack_inspect_report(smollm, tmp_path, capsys):
     tok_dir = tmp_path / "tok"
     smollm.save_pretrained(str(tok_dir))
     data = tmp_path / "chats.jsonl"
-    data.write_text("".join(DATA.read_text().splitlines(keepends=True)[:30]))
+    data.write_text("".join(DEMO_CHAT.read_text().splitlines(keepends=True)[:30]))
     out = tmp_path / "packed"
     assert main(["build", str(data), "--tokenizer", str(tok_dir), "--out", str(out), "--max-length", "512",
                  "--pack", "512"]) == 0

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from datasets import Dataset
 
 from hf_sftprep import SFTDataCollator, SFTPrepError, build_trainer, generation_prompts, prepare
-from helpers import tiny_llama
+from helpers import DEMO_CHAT, tiny_llama
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 pytest.importorskip("trl")
 
-DATA = Path(__file__).parents[1] / "hf_sftprep" / "data" / "demo_chat.jsonl"
 
 
 def chats(n: int) -> Dataset:
-    rows = [json.loads(line) for line in DATA.read_text().splitlines()[:n]]
+    rows = [json.loads(line) for line in DEMO_CHAT.read_text().splitlines()[:n]]
     return Dataset.from_list(rows)
 
 

@@ -124,17 +124,15 @@ def test_unclosed_turn_raises():
         turn_char_spans(7, "<|im_start|>assistant\nyo", CHATML, 1)
 
 
-def test_second_header_before_the_close_raises():
-    text = "<|im_start|>assistant\nyo<|im_start|>assistant\nno<|im_end|>"
-    with pytest.raises(RowError, match=r"^row 2: a second assistant header '<\|im_start\|>assistant' appears at "
-                                       r"character 24 before the turn at character 22 is closed by '<\|im_end\|>'") as err:
-        turn_char_spans(2, text, CHATML, 1)
-    assert err.value.reason == "header_mismatch"
-
-
-def test_turn_count_mismatch_raises():
-    text = "<|im_start|>assistant\nyo<|im_end|>"
-    with pytest.raises(RowError, match=r"^row 0: the rendered text holds 1 assistant turns \(header "
-                                       r"'<\|im_start\|>assistant'\) but field 'messages' has 2; expected them to match") as err:
-        turn_char_spans(0, text, CHATML, 2)
+@pytest.mark.parametrize("row, text, expected, message", [
+    (2, "<|im_start|>assistant\nyo<|im_start|>assistant\nno<|im_end|>", 1,
+     r"^row 2: a second assistant header '<\|im_start\|>assistant' appears at character 24 before the turn at "
+     r"character 22 is closed by '<\|im_end\|>'"),
+    (0, "<|im_start|>assistant\nyo<|im_end|>", 2,
+     r"^row 0: the rendered text holds 1 assistant turns \(header '<\|im_start\|>assistant'\) but field 'messages' "
+     r"has 2; expected them to match"),
+])
+def test_header_mismatch_raises(row, text, expected, message):
+    with pytest.raises(RowError, match=message) as err:
+        turn_char_spans(row, text, CHATML, expected)
     assert err.value.reason == "header_mismatch"

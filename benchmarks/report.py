@@ -185,9 +185,9 @@ preparation itself holds: one batch of rows at a time.
 
 ## Span search alone
 
-`benchmarks/span_search.py`: the numpy search + label build (`masking.turn_spans`, `span_mask`,
-`build_labels`) against the per-row Python loop, on the same {span_tokens} tokens from 4,000 chats (both
-produce the same trained-token count):
+`benchmarks/span_search.py`: the numpy search + label build that `prepare()` runs (`turns.find_turns` and
+`turns.select_turns` with the probed spec's arguments, `span_mask`, `build_labels`) against the per-row Python
+loop, on the same {span_tokens} tokens from 4,000 chats (both produce the same trained-token count):
 
 | | M tokens/s |
 |---|---|

@@ -17,7 +17,7 @@ import pyarrow as pa
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-HEADER, END = [128006, 78191, 128007, 271], [128009]
+HEADER, END = [128006, 78191, 128007, 271], [128009]  # Llama 3's assistant header and <|eot_id|>
 
 
 def python_loop(rows: list[list[int]]) -> int:
@@ -27,11 +27,27 @@ def python_loop(rows: list[list[int]]) -> int:
     return seed_collator_epoch(rows, HEADER, END[0])
 
 
-def numpy_search(flat: np.ndarray, offsets: np.ndarray) -> int:
-    from hf_sftprep.tokens.masking import build_labels, span_mask, turn_spans
+def turn_args(tok) -> tuple:
+    """The arguments ``SFTPreprocessor._search`` passes to ``find_turns``, from the probed spec."""
+    from hf_sftprep.templates.probe import probe_template
 
-    spans, _ = turn_spans(flat, offsets, np.asarray(HEADER), np.asarray(END))
-    labels = build_labels(flat, span_mask(len(flat), spans.start, spans.stop))
+    spec = probe_template(tok)
+    ids = [spec.marker_ids, spec.prompt_ids, [t[0] for t in spec.terminal_ids], spec.trailer_ids]
+    extra = [spec.appended_ids, spec.block_gap_ids, spec.result_opener_ids]
+    return (*(np.asarray(i, dtype=np.int64) for i in ids), spec.open_end, spec.multi_block,
+            *(np.asarray(i, dtype=np.int64) for i in extra))
+
+
+def numpy_search(flat: np.ndarray, offsets: np.ndarray, args: tuple) -> int:
+    """What ``prepare()`` runs on a batch: find_turns, select_turns (every turn trained), the label build."""
+    from hf_sftprep.tokens.masking import build_labels, span_mask
+    from hf_sftprep.tokens.turns import find_turns, select_turns
+
+    spans, broken, _ = find_turns(flat, offsets, *args)
+    counts = np.bincount(spans.row, minlength=len(offsets) - 1)
+    flags = np.ones(int(counts.sum()), dtype=bool)
+    start, stop = select_turns(spans, ~broken, flags, np.r_[0, np.cumsum(counts)], False)
+    labels = build_labels(flat, span_mask(len(flat), start, stop))
     return int((labels != -100).sum())
 
 
@@ -58,8 +74,9 @@ def main(argv=None) -> dict:
     arr = pa.array(tok(texts, add_special_tokens=False)["input_ids"], type=pa.list_(pa.int32()))
     flat, offsets = arr.values.to_numpy(), arr.offsets.to_numpy().astype(np.int64)
     rows = arr.to_pylist()
-    assert python_loop(rows) == numpy_search(flat, offsets)
-    t_np, t_py = best_of(numpy_search, flat, offsets), best_of(python_loop, rows, repeats=2)
+    turn = turn_args(tok)
+    assert python_loop(rows) == numpy_search(flat, offsets, turn)
+    t_np, t_py = best_of(numpy_search, flat, offsets, turn), best_of(python_loop, rows, repeats=2)
     result = {"rows": args.rows, "tokens": int(len(flat)), "numpy_tok_per_s": len(flat) / t_np,
               "python_tok_per_s": len(flat) / t_py, "speedup": t_py / t_np}
     print(json.dumps(result, indent=1))

@@ -35,6 +35,18 @@ def smollm(tok_dir):
     return offline.smollm2_tokenizer(tok_dir)
 
 
+@pytest.fixture(scope="session")
+def tok_path(tok_dir, smollm) -> str:
+    """The directory SmolLM2's tokenizer was saved to (for the CLI and recipes, which load by path)."""
+    return str(tok_dir / "smollm2_tokenizer")
+
+
+@pytest.fixture(scope="session")
+def smollm_checkpoint(tmp_path_factory):
+    """A plain trainable checkpoint of the real SmolLM2-135M-Instruct, converted from GGUF once per session."""
+    return offline.smollm2_checkpoint(tmp_path_factory.mktemp("smollm2"))
+
+
 @pytest.fixture(scope="session", params=["llama3", "qwen", "smollm"])
 def any_tok(request):
     return request.getfixturevalue(request.param)

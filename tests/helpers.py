@@ -1,10 +1,16 @@
-"""Test corpora and an independent, slow, obviously-correct labelling reference."""
+"""Test corpora, small records, a tiny model, the CLI as a subprocess, and an independent labelling reference."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 IGNORE = -100
+DEMO_CHAT = Path(__file__).parents[1] / "hf_sftprep" / "data" / "demo_chat.jsonl"  # the packaged demo chats
+END_OF_TURN = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>", "smollm": "<|im_end|>"}  # by conftest tokenizer fixture
 
 PIECES = [
     "Hello there.", "안녕하세요, 오늘 날씨는 어떤가요?", "数据准备很重要。", "🙂🚀 emoji time", "### Response:",
@@ -73,3 +79,27 @@ def as_lists(out) -> dict:
     if hasattr(out, "to_pydict"):
         return out.to_pydict()
     return {k: [x.tolist() if hasattr(x, "tolist") else x for x in v] for k, v in out.items()}
+
+
+def chat(i: int, user: str | None = None, **extra) -> dict:
+    """One exchange: user ``q{i}`` (or ``user``), assistant ``answer {i}``; ``extra`` are further columns."""
+    return {**extra, "messages": [{"role": "user", "content": user or f"q{i}"}, {"role": "assistant", "content": f"answer {i}"}]}
+
+
+def cli(*args, env_extra=None) -> subprocess.CompletedProcess:
+    """``python -m hf_sftprep ARGS`` offline, in a subprocess."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "hf_sftprep", *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def tiny_llama(vocab: int, attn: str = "sdpa", seed: int = 0):
+    """A randomly initialised 2-layer Llama (hidden size 64) for fast model tests."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    config = transformers.LlamaConfig(
+        vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=1024, attn_implementation=attn, attention_dropout=0.0,
+    )
+    return transformers.LlamaForCausalLM(config)

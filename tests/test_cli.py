@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
-
-
-
-def cli(*args, env_extra=None):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", **(env_extra or {}))
-    return subprocess.run([sys.executable, "-m", "hf_sftprep", *args], capture_output=True, text=True, env=env, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def tok_path(tok_dir, request):
-    request.getfixturevalue("smollm")  # builds tok_dir/smollm2_tokenizer
-    return str(tok_dir / "smollm2_tokenizer")
+from helpers import cli
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,10 @@ import pytest
 from datasets import Dataset, Features, IterableDataset, List, Value
 
 from hf_sftprep import RowError, SFTPreprocessor, generation_prompts, prepare
+from helpers import chat
 
 ROOT = Path(__file__).resolve().parent.parent
 PREPARED = Features({"input_ids": List(Value("int32")), "labels": List(Value("int32")), "length": Value("int32")})
-
-
-def chat(i: int, user: str | None = None) -> dict:
-    return {"messages": [{"role": "user", "content": user or f"q{i}"}, {"role": "assistant", "content": f"answer {i}"}]}
 
 
 def test_item5_empty_dataset_gives_empty_prepared_dataset_and_zero_report(smollm):

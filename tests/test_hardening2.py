@@ -9,20 +9,12 @@ import pytest
 from datasets import Dataset, IterableDataset
 
 from hf_sftprep import SFTPrepError, SFTPreprocessor, build_mixture, prepare
-
-
-def chat(i: int, **extra) -> dict:
-    return {**extra, "messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"answer {i}"}]}
+from helpers import chat
 
 
 def write_jsonl(path, rows) -> str:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
-
-
-@pytest.fixture
-def tok_path(tok_dir, smollm):
-    return str(tok_dir / "smollm2_tokenizer")
 
 
 # -- 1. the mixture's test split ------------------------------------------------------------------

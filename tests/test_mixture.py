@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from hf_sftprep.datasets import mixture
 from hf_sftprep.datasets.mixture import duplicate_mask, share_indices
 from hf_sftprep.datasets.preprocess import SFTPreprocessor
 from hf_sftprep.datasets.recipe import Source
+from helpers import cli
 
 MINIMAL = """\
 tokenizer: ./tok          # directory or hub id
@@ -37,7 +36,8 @@ sources:
 """
 
 
-def chat(q: str, a: str) -> dict:
+def qa_chat(q: str, a: str) -> dict:
+    """One exchange with the given question and answer texts."""
     return {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
 
 
@@ -45,7 +45,7 @@ def chat(q: str, a: str) -> dict:
 def mix_dir(tmp_path, tok_dir, smollm):
     """chats: 30 rows, rows 25-29 repeat rows 0-4; alpaca: 60 rows; sharegpt: 20 rows, rows 0-2 equal chats 0-2."""
     shutil.copytree(tok_dir / "smollm2_tokenizer", tmp_path / "tok")
-    (tmp_path / "chats.jsonl").write_text("".join(json.dumps(chat(f"q{i % 25}", f"a{i % 25}")) + "\n" for i in range(30)))
+    (tmp_path / "chats.jsonl").write_text("".join(json.dumps(qa_chat(f"q{i % 25}", f"a{i % 25}")) + "\n" for i in range(30)))
     alpaca = [{"instruction": f"do {i}", "input": "" if i % 2 else f"in {i}", "output": f"done {i}"} for i in range(60)]
     (tmp_path / "alpaca.json").write_text(json.dumps(alpaca))
     sharegpt = [{"conversations": [{"from": "human", "value": f"q{i}"}, {"from": "gpt", "value": f"a{i}" if i < 3 else f"sg {i}"}]}
@@ -166,8 +166,8 @@ def test_sampling_is_deterministic(mix_dir):
 
 
 def test_epochs_drops_and_system_prompt(mix_dir, smollm):
-    rows = [chat("q", "a"), {"messages": [{"role": "user", "content": "no answer"}]},
-            {"messages": [{"role": "system", "content": "Own."}, *chat("q2", "a2")["messages"]]}]
+    rows = [qa_chat("q", "a"), {"messages": [{"role": "user", "content": "no answer"}]},
+            {"messages": [{"role": "system", "content": "Own."}, *qa_chat("q2", "a2")["messages"]]}]
     (mix_dir / "extra.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     bad_alpaca = [{"instruction": "x", "input": "", "output": " "}, {"instruction": "y", "input": "", "output": "fine"}]
     (mix_dir / "few.json").write_text(json.dumps(bad_alpaca))
@@ -233,11 +233,6 @@ def test_editing_one_source_reprepares_only_it(mix_dir, monkeypatch):
     assert len(arrow_files()) == len(files) + 1 and set(files) <= set(arrow_files())
 
 
-def cli(*args):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    return subprocess.run([sys.executable, "-m", "hf_sftprep", *args], capture_output=True, text=True, env=env, timeout=300)
-
-
 def test_one_source_recipe_equals_build(mix_dir):
     from hf_sftprep.cli.loading import open_prepared
 
@@ -273,8 +268,8 @@ def test_one_source_recipe_equals_build(mix_dir):
 
 
 def test_columns_every_source_has_are_kept(mix_dir):
-    (mix_dir / "a.jsonl").write_text("".join(json.dumps({"id": i, **chat(f"a{i}", "x")}) + "\n" for i in range(3)))
-    (mix_dir / "b.jsonl").write_text("".join(json.dumps({"id": 10 + i, **chat(f"b{i}", "y")}) + "\n" for i in range(2)))
+    (mix_dir / "a.jsonl").write_text("".join(json.dumps({"id": i, **qa_chat(f"a{i}", "x")}) + "\n" for i in range(3)))
+    (mix_dir / "b.jsonl").write_text("".join(json.dumps({"id": 10 + i, **qa_chat(f"b{i}", "y")}) + "\n" for i in range(2)))
     both = build_mixture({"tokenizer": str(mix_dir / "tok"), "shuffle": False,
                           "sources": [{"path": str(mix_dir / "a.jsonl")}, {"path": str(mix_dir / "b.jsonl")}]})
     assert both.column_names == ["id", "input_ids", "labels", "length", "source"]

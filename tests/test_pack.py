@@ -11,11 +11,10 @@ import pytest
 from datasets import Dataset, DatasetDict, IterableDataset, load_from_disk
 
 from hf_sftprep import OptionError, SFTDataCollator, SFTPrepError, pack, prepare
-from hf_sftprep.testing import offline
 from hf_sftprep.datasets import pack as pack_module
 from hf_sftprep.datasets.pack import best_fit_decreasing
+from helpers import DEMO_CHAT, tiny_llama
 
-DATA = Path(__file__).parents[1] / "hf_sftprep" / "data" / "demo_chat.jsonl"
 
 
 def slow_bfd_loads(lengths: list[int], seq_length: int) -> list[int]:
@@ -101,7 +100,7 @@ def test_unpacking_gives_back_the_rows(tmp_path, layout):
 
 
 def test_prepared_rows_round_trip(smollm):
-    raw = Dataset.from_list([json.loads(x) for x in DATA.read_text().splitlines()[:40]])
+    raw = Dataset.from_list([json.loads(x) for x in DEMO_CHAT.read_text().splitlines()[:40]])
     ds = prepare(raw, smollm)
     packed = pack(ds, 512)
     assert unpack(packed) == rows_multiset(ds)
@@ -216,18 +215,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 
-def tiny_llama(vocab: int, attn: str):
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=1024, attn_implementation=attn,
-        attention_dropout=0.0,
-    )
-    return transformers.LlamaForCausalLM(config)
-
-
 def packs_of_demo(tok, n_rows: int, seq_length: int) -> tuple[Dataset, list[dict]]:
-    raw = Dataset.from_list([json.loads(x) for x in DATA.read_text().splitlines()[:n_rows]])
+    raw = Dataset.from_list([json.loads(x) for x in DEMO_CHAT.read_text().splitlines()[:n_rows]])
     packed = pack(prepare(raw, tok, max_length=seq_length), seq_length)
     return packed, [row for row in packed if len(row["seq_lengths"]) > 1][:3]
 
@@ -270,11 +259,6 @@ def test_no_contamination_tiny_llama(smollm, attn):
     assert_no_contamination(tiny_llama(1024, attn), smollm, packs)
 
 
-@pytest.fixture(scope="session")
-def smollm_checkpoint(tmp_path_factory):
-    return offline.smollm2_checkpoint(tmp_path_factory.mktemp("smollm2"))
-
-
 @pytest.mark.real_model
 def test_no_contamination_real_smollm2(smollm_checkpoint):
     tok = transformers.AutoTokenizer.from_pretrained(smollm_checkpoint)
@@ -291,7 +275,7 @@ def test_cli_build_pack_inspect_report(smollm, tmp_path, capsys):
     tok_dir = tmp_path / "tok"
     smollm.save_pretrained(str(tok_dir))
     data = tmp_path / "chats.jsonl"
-    data.write_text("".join(DATA.read_text().splitlines(keepends=True)[:30]))
+    data.write_text("".join(DEMO_CHAT.read_text().splitlines(keepends=True)[:30]))
     out = tmp_path / "packed"
     assert main(["build", str(data), "--tokenizer", str(tok_dir), "--out", str(out), "--max-length", "512",
                  "--pack", "512"]) == 0

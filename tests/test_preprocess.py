@@ -6,7 +6,7 @@ import random
 
 import numpy as np
 import pytest
-from helpers import as_lists, IGNORE, random_conversation, reference_labels, trained_text
+from helpers import END_OF_TURN, IGNORE, as_lists, random_conversation, reference_labels, trained_text
 
 from hf_sftprep import SFTPreprocessor
 
@@ -15,7 +15,6 @@ SEED_MESSAGES = [
     {"role": "user", "content": "안녕하세요, 오늘 날씨는 어떤가요?"},
     {"role": "assistant", "content": "안녕하세요! 오늘 날씨는 맑고 화창합니다."},
 ]
-END = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>", "smollm": "<|im_end|>"}
 
 
 def run(tok, records: list[dict], **options) -> dict:
@@ -57,9 +56,9 @@ def test_every_assistant_turn_trained(request, name):
     msgs = [{"role": "user", "content": "one"}, {"role": "assistant", "content": "first answer"},
             {"role": "user", "content": "two"}, {"role": "assistant", "content": "second answer"}]
     out = run(tok, [{"messages": msgs}])
-    assert trained_text(tok, out["labels"][0]) == f"first answer{END[name]}second answer{END[name]}"
+    assert trained_text(tok, out["labels"][0]) == f"first answer{END_OF_TURN[name]}second answer{END_OF_TURN[name]}"
     last = run(tok, [{"messages": msgs}], train_on="last")
-    assert trained_text(tok, last["labels"][0]) == f"second answer{END[name]}"
+    assert trained_text(tok, last["labels"][0]) == f"second answer{END_OF_TURN[name]}"
     everything = run(tok, [{"messages": msgs}], train_on_inputs=True)
     assert everything["labels"][0] == everything["input_ids"][0]
 
@@ -73,7 +72,7 @@ def test_reference_equivalence(request, name, last_only):
     convs = [random_conversation(rng) for _ in range(1000 if not last_only else 300)]
     out = run(tok, [{"messages": c} for c in convs], train_on="last" if last_only else "all")
     for i, conv in enumerate(convs):
-        ids, labels = reference_labels(tok, conv, END[name], last_only=last_only)
+        ids, labels = reference_labels(tok, conv, END_OF_TURN[name], last_only=last_only)
         assert out["input_ids"][i] == ids, i
         assert out["labels"][i] == labels, (i, conv)
 

@@ -11,6 +11,7 @@ import random
 
 import pytest
 from datasets import Dataset, load_dataset
+from helpers import END_OF_TURN
 from helpers import reference_labels as helper_reference
 
 from hf_sftprep import RowError, SFTPreprocessor, prepare
@@ -109,7 +110,6 @@ def reference_labels(tok, end_text: str, record: dict, last_only: bool = False) 
     return helper_reference(tok, messages, end_text, last_only, tools=tools, trained=trained)
 
 
-END = {"llama3": "<|eot_id|>", "qwen": "<|im_end|>", "smollm": "<|im_end|>"}
 
 
 @pytest.mark.parametrize("name", ["llama3", "qwen", "smollm"])
@@ -129,7 +129,7 @@ def test_randomized_tool_records_match_reference(name, train_on, llama3, qwen, s
         ds = prepare(raw, tok, train_on=train_on, load_from_cache_file=False)
     assert ds.num_rows == len(records)
     for i, record in enumerate(records):
-        ids, labels = reference_labels(tok, END[name], record, last_only=train_on == "last")
+        ids, labels = reference_labels(tok, END_OF_TURN[name], record, last_only=train_on == "last")
         assert ds[i]["input_ids"] == ids, f"row {i}"
         assert ds[i]["labels"] == labels, f"row {i}"
     exact = sum(int(m.split()[3]) for m in caplog.messages if m.startswith("exact path for"))

@@ -3,34 +3,23 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from datasets import Dataset
 
 from hf_sftprep import SFTDataCollator, SFTPrepError, build_trainer, generation_prompts, prepare
-from hf_sftprep.testing import offline
+from helpers import DEMO_CHAT, tiny_llama
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 pytest.importorskip("trl")
 
-DATA = Path(__file__).parents[1] / "hf_sftprep" / "data" / "demo_chat.jsonl"
 
 
 def chats(n: int) -> Dataset:
-    rows = [json.loads(line) for line in DATA.read_text().splitlines()[:n]]
+    rows = [json.loads(line) for line in DEMO_CHAT.read_text().splitlines()[:n]]
     return Dataset.from_list(rows)
-
-
-def tiny_llama(vocab: int, seed: int = 0):
-    torch.manual_seed(seed)
-    config = transformers.LlamaConfig(
-        vocab_size=vocab, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=1024, attn_implementation="sdpa",
-    )
-    return transformers.LlamaForCausalLM(config)
 
 
 def losses(trainer) -> list[float]:
@@ -135,11 +124,6 @@ def test_packing_refuses_long_rows(smollm, tmp_path):
     ds = prepare(chats(4), smollm)
     with pytest.raises(SFTPrepError, match=r"tokens, more than seq_length=16 .*max_length=16"):
         build_trainer(tiny_llama(len(smollm)), smollm, ds, args=sft_args(tmp_path, 1, 1e-3), packing=16)
-
-
-@pytest.fixture(scope="session")
-def smollm_checkpoint(tmp_path_factory):
-    return offline.smollm2_checkpoint(tmp_path_factory.mktemp("smollm2"))
 
 
 @pytest.mark.real_model

@@ -38,7 +38,10 @@ def render_row(tokenizer, input_ids: list[int], labels: list[int], color: bool) 
     """Decoded row with trained text green (or inside ``[T]...[/T]``) and masked text dim.
 
     Example:
+        >>> ds = prepare(raw, tok)
         >>> print(render_row(tok, ds[0]["input_ids"], ds[0]["labels"], color=False))
+        <|im_start|>system
+        You are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>
         <|im_start|>user
         Hi<|im_end|>
         <|im_start|>assistant

@@ -44,9 +44,10 @@ class PackReport:
     """What packing kept and how full the packs are.
 
     Example:
-        >>> packed, report = pack(ds, 4096, return_report=True)
+        >>> ds = Dataset.from_dict({"input_ids": [[1, 2, 3], [4], [5, 6]], "labels": [[-100, 2, 3], [4], [-100, 6]]})
+        >>> packed, report = pack(ds, 4, return_report=True)
         >>> report.rows_in, report.packs, round(report.fill_rate, 4)
-        (20000, 1412, 0.9996)
+        (3, 2, 0.75)
     """
 
     seq_length: int

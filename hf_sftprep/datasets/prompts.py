@@ -70,7 +70,7 @@ def generation_prompts(dataset: Dataset, tokenizer, **options) -> Dataset:
     so re-tokenizing ``prompt`` would turn it back into a control token.
 
     Example:
-        >>> generation_prompts(test, tok)[0]["prompt"][-22:]
+        >>> generation_prompts(raw, tok)[0]["prompt"][-22:]
         '<|im_start|>assistant\\n'
     """
     features = Features({"prompt": Value("string"), "reference": Value("string"), "drop_reason": Value("string")})

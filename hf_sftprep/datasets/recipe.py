@@ -230,7 +230,7 @@ def parse_recipe(recipe: dict | str | Path) -> Recipe:
     Example:
         >>> parse_recipe({"tokenizer": "tok", "max_len": 10, "sources": []})
         Traceback (most recent call last):
-        SFTPrepError: recipe: unknown key 'max_len'; did you mean 'max_length'? expected one of ...
+        hf_sftprep.errors.SFTPrepError: recipe: unknown key 'max_len'; did you mean 'max_length'? expected one of ...
     """
     data, base = read_recipe(recipe)
     _check_keys("", data, GLOBAL_KEYS)
@@ -265,7 +265,7 @@ def check_rows(source: Source, rows: int) -> None:
     Example:
         >>> check_rows(Source("alpaca", take=500), 200)
         Traceback (most recent call last):
-        SFTPrepError: recipe: source 'alpaca': take: 500 but the source has 200 rows; ...
+        hf_sftprep.errors.SFTPrepError: recipe: source 'alpaca': take: 500 but the source has 200 rows; ...
     """
     if source.take is not None and source.take > rows:
         repeats = -(-source.take // max(rows, 1))

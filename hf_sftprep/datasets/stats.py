@@ -23,9 +23,10 @@ class PrepReport:
     """Dataset-level summary of a preparation run.
 
     Example:
-        >>> ds, report = prepare(raw, tok, return_report=True)
+        >>> rows = raw.to_list() + [{"messages": [{"role": "user", "content": "no answer"}]}]
+        >>> ds, report = prepare(Dataset.from_list(rows), tok, on_invalid="drop", return_report=True)
         >>> report.rows_in, report.rows_out, report.dropped
-        (200, 199, {'no_assistant': 1})
+        (3, 2, {'no_assistant': 1})
     """
 
     rows_in: int = 0
@@ -100,8 +101,10 @@ def stats_for_splits(reports: dict[str, PrepReport]) -> dict:
     per split only) and the template facts the splits share.
 
     Example:
+        >>> _, train_report = prepare(raw, tok, return_report=True)
+        >>> _, test_report = prepare(raw.select([0]), tok, return_report=True)
         >>> stats_for_splits({"train": train_report, "test": test_report})["rows_in"]
-        20
+        3
     """
     per_split = {name: r.to_dict() for name, r in reports.items()}
     first = next(iter(per_split.values()))

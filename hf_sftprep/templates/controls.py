@@ -71,7 +71,10 @@ def adapt_tool_calls(messages: list[dict], spec) -> None:
 
     Example:
         >>> m = [{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": {"a": 1}}}]}]
-        >>> adapt_tool_calls(m, spec)  # a DeepSeek spec
+        >>> from hf_sftprep.templates.spec import TemplateSpec
+        >>> spec = TemplateSpec("<｜Assistant｜>", "<｜Assistant｜>", ("<｜end▁of▁sentence｜>",), null_tool_content=True,
+        ...                     text_arguments=True)  # DeepSeek's two tool-call habits
+        >>> adapt_tool_calls(m, spec)
         >>> m[0]["content"], m[0]["tool_calls"][0]["function"]["arguments"]
         (None, '{"a": 1}')
     """

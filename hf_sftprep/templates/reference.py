@@ -16,7 +16,11 @@ For assistant message ``j`` of a conversation whose every content is a unique se
 
 A region that would hold another message's sentinel has no reference (None): the caller refuses it.
 
-Example (ChatML, messages user "s0x" / assistant "s1x"):
+Example (SmolLM2's ChatML, messages user "s0x" / assistant "s1x"):
+    >>> from hf_sftprep.templates.render import Renderer, quiet_renderer, special_pattern
+    >>> render, pattern = quiet_renderer(Renderer(tok)), special_pattern(tok)
+    >>> openers = conversation_openers(render, pattern, "zq0x")
+    >>> msgs = [{"role": "user", "content": "s0x"}, {"role": "assistant", "content": "s1x"}]
     >>> text, regions = reference_regions(render, msgs, [["s0x"], ["s1x"]], openers, pattern)
     >>> [text[a:b] for a, b in regions.values()]
     ['s1x<|im_end|>']
@@ -163,6 +167,8 @@ def conversation_openers(render: Render, pattern: re.Pattern | None, probe: str)
     sentinel text used as the message contents.
 
     Example:
+        >>> from hf_sftprep.templates.render import Renderer, quiet_renderer, special_pattern
+        >>> render, pattern = quiet_renderer(Renderer(tok)), special_pattern(tok)
         >>> conversation_openers(render, pattern, "zq0x")   # ChatML; Llama 3 gives '<|start_header_id|>'
         {'<|im_start|>'}
     """

@@ -8,6 +8,7 @@ tokens inside it, such as ``<think>``, and the whitespace at the edges of each t
 shape once against that reference (see :class:`ShapeVerifier` in ``verify.py``).
 
 Example:
+    >>> split = added_token_splitter(tok)
     >>> key = shape_key([{"role": "user", "content": "hi"}, {"role": "assistant", "content": " yo"}], [False, True], None, split)
     >>> key[0][1]   # role, trained, blank, leading whitespace, trailing whitespace
     ('assistant', True, False, True, False)

@@ -80,7 +80,9 @@ def turn_char_spans(row: int, text: str, spec, expected: int) -> list[tuple[int,
 
     Raises RowError when the number of turns found is not ``expected``, or a turn is not closed.
 
-    Example (ChatML):
+    Example (SmolLM2's ChatML):
+        >>> from hf_sftprep.templates.probe import probe_template
+        >>> spec = probe_template(tok)
         >>> turn_char_spans(0, "<|im_start|>user\\nhi<|im_end|>\\n<|im_start|>assistant\\nyo<|im_end|>\\n", spec, 1)
         [(52, 64)]
     """

@@ -169,12 +169,12 @@ class Encoder:
     shared by every Encoder of the same tokenizer. Ids are identical either way, so nothing about the
     choice belongs in a cache key.
 
-    Example:
+    Example (SmolLM2):
         >>> enc = Encoder(tok)
         >>> enc.decide(["hello there"])  # else the first batches encode through HF while it builds
         Choice(backend='fastokens', reason='')
         >>> enc(["hi", "hello there"]).to_pylist()
-        [[6151], [15339, 1070]]
+        [[6004], [28120, 665]]
     """
 
     def __init__(self, tokenizer, backend: Backend = "auto"):

@@ -11,9 +11,9 @@ def encode_ids(tokenizer, texts: list[str], encoder=None) -> pa.ListArray:
     ``encoder`` (a :class:`~hf_sftprep.tokens.fast_backend.Encoder`) picks the verified fast backend when
     there is one; without it the HF backend encodes (:func:`hf_ids`). The ids are identical either way.
 
-    Example:
+    Example (SmolLM2):
         >>> encode_ids(tok, ["hi", "hello there"]).to_pylist()
-        [[6151], [15339, 1070]]
+        [[6004], [28120, 665]]
     """
     return encoder(texts) if encoder is not None else hf_ids(tokenizer, texts)
 

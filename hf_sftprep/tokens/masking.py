@@ -53,44 +53,6 @@ class Spans:
     row: np.ndarray
 
 
-def turn_spans(
-    flat: np.ndarray, offsets: np.ndarray, header: np.ndarray, end: np.ndarray
-) -> tuple[Spans, np.ndarray]:
-    """Find every ``header ... end`` turn; the span covers the content and the end sequence.
-
-    Returns the spans of well-formed turns and a per-row boolean ``broken`` flag for
-    rows where a header has no end in the same row, or a second header opens before
-    the end (the caller sends those rows to the exact path).
-    """
-    n_rows = len(offsets) - 1
-    h_pos, h_row = find_pattern(flat, offsets, header)
-    e_pos, e_row = find_pattern(flat, offsets, end)
-    start = h_pos + len(header)
-    broken = np.zeros(n_rows, dtype=bool)
-    if len(h_pos) == 0:
-        return Spans(start, start.copy(), h_row), broken
-    if len(e_pos) == 0:
-        broken[h_row] = True
-        return Spans(start[:0], start[:0], h_row[:0]), broken
-    j = np.searchsorted(e_pos, start, side="left")
-    jj = np.minimum(j, len(e_pos) - 1)
-    stop = e_pos[jj] + len(end)
-    ok = (j < len(e_pos)) & (e_row[jj] == h_row)
-    # a header opening before the previous turn's end means the end was not where expected
-    overlap = (h_row[1:] == h_row[:-1]) & (h_pos[1:] < stop[:-1])
-    ok[1:] &= ~overlap
-    broken[h_row[~ok]] = True
-    return Spans(start[ok], stop[ok], h_row[ok]), broken
-
-
-def last_per_row(spans: Spans) -> Spans:
-    """Keep only each row's last span (spans are sorted by position)."""
-    if len(spans.row) == 0:
-        return spans
-    last = np.r_[spans.row[1:] != spans.row[:-1], True]
-    return Spans(spans.start[last], spans.stop[last], spans.row[last])
-
-
 def span_mask(n: int, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """Boolean mask of length n, True inside any ``[start, stop)``; spans must not overlap.
 

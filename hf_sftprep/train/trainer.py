@@ -140,9 +140,11 @@ def build_trainer(
     A streamed ``train_dataset`` (``prepare()`` of an ``IterableDataset``) is supported when
     ``args.max_steps`` is set: the stream has no length, so epochs cannot be counted.
 
-    Example:
+    Example (``model`` an ``AutoModelForCausalLM``):
         >>> trainer = build_trainer(model, tok, prepare(raw, tok, max_length=1024))
-        >>> trainer.train()
+        >>> trainer.args.per_device_train_batch_size, trainer.args.learning_rate, trainer.args.num_train_epochs
+        (4, 0.0002, 1)
+        >>> trainer.train()  # doctest: +SKIP
     """
     args = args if args is not None else _default_args(use_trl, output_dir)
     _check_stream(train_dataset, args, packing)

@@ -27,28 +27,23 @@ def python_loop(rows: list[list[int]]) -> int:
     return seed_collator_epoch(rows, HEADER, END[0])
 
 
-def turn_args(tok) -> tuple:
-    """The arguments ``SFTPreprocessor._search`` passes to ``find_turns``, from the probed spec."""
+def turn_search(tok):
+    """The turn search ``SFTPreprocessor`` builds for this tokenizer (its id arrays, from the probed spec)."""
     from hf_sftprep.templates.probe import probe_template
+    from hf_sftprep.tokens.turns import TurnSearch
 
-    spec = probe_template(tok)
-    ids = [spec.marker_ids, spec.prompt_ids, [t[0] for t in spec.terminal_ids], spec.trailer_ids]
-    extra = [spec.appended_ids, spec.block_gap_ids, spec.result_opener_ids]
-    return (*(np.asarray(i, dtype=np.int64) for i in ids), spec.open_end, spec.multi_block,
-            *(np.asarray(i, dtype=np.int64) for i in extra))
+    return TurnSearch(tok, probe_template(tok))
 
 
-def numpy_search(flat: np.ndarray, offsets: np.ndarray, args: tuple) -> int:
-    """What ``prepare()`` runs on a batch: find_turns, select_turns (every turn trained), the label build."""
-    from hf_sftprep.tokens.masking import build_labels, span_mask
-    from hf_sftprep.tokens.turns import find_turns, select_turns
+def numpy_search(flat: np.ndarray, offsets: np.ndarray, search, targets: list[list[bool]]) -> int:
+    """What ``prepare()`` runs on a batch's flat ids: the turn search (find_turns, the partial-opener check,
+    select_turns with every turn trained) and the label build."""
+    from hf_sftprep.tokens.masking import build_labels
 
-    spans, broken, _ = find_turns(flat, offsets, *args)
-    counts = np.bincount(spans.row, minlength=len(offsets) - 1)
-    flags = np.ones(int(counts.sum()), dtype=bool)
-    start, stop = select_turns(spans, ~broken, flags, np.r_[0, np.cumsum(counts)], False)
-    labels = build_labels(flat, span_mask(len(flat), start, stop))
-    return int((labels != -100).sum())
+    exact, trained = search(flat, offsets, targets, False)
+    if exact.any():
+        raise SystemExit(f"{int(exact.sum())} rows would take the character path; the benchmark times the search alone")
+    return int((build_labels(flat, trained) != -100).sum())
 
 
 def best_of(fn, *args, repeats: int = 5) -> float:
@@ -70,13 +65,15 @@ def main(argv=None) -> dict:
     from hf_sftprep.testing import offline
 
     tok = offline.llama3_tokenizer(HERE / "results" / "work" / "tokenizers")
-    texts = [tok.apply_chat_template(r["messages"], tokenize=False) for r in corpus.chats(args.rows)]
+    chats = corpus.chats(args.rows)
+    texts = [tok.apply_chat_template(r["messages"], tokenize=False) for r in chats]
+    targets = [[True] * sum(m["role"] == "assistant" for m in r["messages"]) for r in chats]
     arr = pa.array(tok(texts, add_special_tokens=False)["input_ids"], type=pa.list_(pa.int32()))
     flat, offsets = arr.values.to_numpy(), arr.offsets.to_numpy().astype(np.int64)
     rows = arr.to_pylist()
-    turn = turn_args(tok)
-    assert python_loop(rows) == numpy_search(flat, offsets, turn)
-    t_np, t_py = best_of(numpy_search, flat, offsets, turn), best_of(python_loop, rows, repeats=2)
+    search = turn_search(tok)
+    assert python_loop(rows) == numpy_search(flat, offsets, search, targets)
+    t_np, t_py = best_of(numpy_search, flat, offsets, search, targets), best_of(python_loop, rows, repeats=2)
     result = {"rows": args.rows, "tokens": int(len(flat)), "numpy_tok_per_s": len(flat) / t_np,
               "python_tok_per_s": len(flat) / t_py, "speedup": t_py / t_np}
     print(json.dumps(result, indent=1))

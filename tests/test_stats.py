@@ -27,8 +27,11 @@ ROWS = [
                   {"role": "user", "content": "and 3+3?"}, {"role": "assistant", "content": "6"}]},
     {"messages": [{"role": "robot", "content": "beep"}, {"role": "assistant", "content": "boop"}]},
 ]
-TEMPLATE = {"header_text": "<|im_start|>assistant\n", "end_text": "<|im_end|>", "header_ids": [1, 520, 9531, 198],
-            "end_ids": [2]}
+TEMPLATE = {"assistant_header": "<|im_start|>assistant\n", "assistant_header_ids": [1, 520, 9531, 198],
+            "end_of_turn": ["<|im_end|>"], "end_of_turn_ids": [[2]]}
+# the 0.3 names, kept in to_dict() for one release
+LEGACY = {"header_text": "<|im_start|>assistant\n", "header_ids": [1, 520, 9531, 198], "end_text": "<|im_end|>",
+          "end_ids": [2]}
 
 
 def meta_table(tok, rows, **options) -> tuple[pa.Table, SFTPreprocessor]:
@@ -71,7 +74,8 @@ def test_report_from_table(table):
 
 def test_report_without_spec_has_no_template_facts(table):
     report = report_from_table(table[0])
-    assert (report.header_text, report.end_text, report.header_ids, report.end_ids) == (None, None, None, None)
+    assert (report.assistant_header, report.end_of_turn, report.assistant_header_ids, report.end_of_turn_ids) == (None,) * 4
+    assert {k: report.to_dict()[k] for k in LEGACY} == dict.fromkeys(LEGACY)
 
 
 def test_prepare_returns_the_same_report(smollm, table):
@@ -85,17 +89,19 @@ def test_prepare_returns_the_same_report(smollm, table):
 def test_truncation_counts(smollm):
     t, pre = meta_table(smollm, ROWS[2:3], max_length=40)
     report = report_from_table(t, pre.spec)
-    assert (report.tokens, report.trained_tokens, report.eot_truncated_rows, report.trained_truncated_rows) == (40, 2, 1, 1)
+    assert (report.tokens, report.trained_tokens, report.end_of_turn_truncated_rows, report.trained_truncated_rows) == (40, 2, 1, 1)
 
 
 def test_to_dict_and_json(table):
     report = report_from_table(table[0], table[1].spec)
     d = report.to_dict()
     assert list(d) == [
-        "rows_in", "rows_out", "dropped", "tokens", "trained_tokens", "eot_truncated_rows", "trained_truncated_rows",
-        "reasoning_dropped_turns", "length_percentiles", "trained_fraction_percentiles", "header_text", "end_text",
-        "header_ids", "end_ids", "tokenizer_backend", "tokenizer_backend_reason", "trained_fraction",
+        "rows_in", "rows_out", "dropped", "tokens", "trained_tokens", "end_of_turn_truncated_rows",
+        "trained_truncated_rows", "reasoning_dropped_turns", "length_percentiles", "trained_fraction_percentiles",
+        "assistant_header", "assistant_header_ids", "end_of_turn", "end_of_turn_ids", "tokenizer_backend",
+        "tokenizer_backend_reason", "trained_fraction", *LEGACY, "eot_truncated_rows",
     ]
+    assert {k: d[k] for k in LEGACY} == LEGACY and d["eot_truncated_rows"] == d["end_of_turn_truncated_rows"]
     assert d["trained_fraction"] == 0.077778
     assert json.loads(report.to_json()) == d
 
@@ -137,7 +143,8 @@ def test_stats_for_splits(smollm, table):
     stats = stats_for_splits({"train": train, "test": test})
     assert stats == {
         "rows_in": 5, "rows_out": 3, "dropped": {"no_assistant": 1, "unknown_role": 1}, "tokens": 130,
-        "trained_tokens": 9, "eot_truncated_rows": 1, "trained_truncated_rows": 1, "reasoning_dropped_turns": 0,
+        "trained_tokens": 9, "end_of_turn_truncated_rows": 1, "trained_truncated_rows": 1, "reasoning_dropped_turns": 0,
         **TEMPLATE, "tokenizer_backend": None, "tokenizer_backend_reason": "", "trained_fraction": 0.069231,
+        **LEGACY, "eot_truncated_rows": 1,
         "splits": {"train": train.to_dict(), "test": test.to_dict()},
     }

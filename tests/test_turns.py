@@ -332,7 +332,7 @@ def test_find_turns_on_real_renderings(any_tok):
     from helpers import random_conversation
 
     spec = probe_template(any_tok)
-    s = Shape(list(spec.marker_ids), list(spec.prompt_ids), [t[0] for t in spec.terminal_ids], list(spec.trailer_ids),
+    s = Shape(list(spec.marker_ids), list(spec.assistant_header_ids), [t[0] for t in spec.end_of_turn_ids], list(spec.trailer_ids),
               spec.open_end, spec.multi_block, list(spec.appended_ids), list(spec.block_gap_ids),
               list(spec.result_opener_ids))
     rng = random.Random(0)

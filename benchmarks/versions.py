@@ -34,7 +34,11 @@ def worker(args) -> None:
     import datasets
 
     from hf_sftprep import SFTPreprocessor, prepare
-    from hf_sftprep.testing import offline
+
+    try:
+        from hf_sftprep.testing import offline
+    except ImportError:  # a base tree from before the testing/ subpackage
+        from hf_sftprep import offline
 
     tok = getattr(offline, f"{args.tokenizer}_tokenizer")(args.tok_cache)
     raw = datasets.load_dataset("json", data_files=args.data, split="train")

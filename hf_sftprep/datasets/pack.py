@@ -1,8 +1,9 @@
 """pack(): best-fit-decreasing packing of prepared rows into sequences of at most ``seq_length`` tokens.
 
 The bin assignment runs once over the whole ``length`` column (not per map batch, as TRL's
-``pack_dataset`` does), then the token buffers are gathered with numpy over the flat Arrow values
-and written once to a fingerprinted cache file next to the input's, like ``prepare()``'s.
+``pack_dataset`` does), then the token buffers are gathered with numpy in place from the input's
+memory-mapped files (no copy of the columns) and written once, one record batch at a time, to a
+fingerprinted cache file next to the input's, like ``prepare()``'s.
 
 Rows are taken longest first; each goes into the open bin with the least room that still fits it,
 or opens a new bin. Bins with the same free room are interchangeable, so open bins are kept in

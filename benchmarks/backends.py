@@ -26,17 +26,19 @@ METHODS = ["floor", "hf_sftprep_hf", "hf_sftprep", "trl"]
 HEADING = "## Tokenizer backends: fastokens vs HF"
 INTRO = """`python benchmarks/backends.py`: the same harness as `run.py` (a fresh subprocess per measurement with its own
 datasets cache, methods alternating within each repeat, the median shown), on the shared 2-core machine while
-other work ran, so read the ratios, not the seconds. Methods on the same rows:
+other jobs ran (load average 3-8), so read the ratios, not the seconds; single runs spread by up to 2x.
+Methods on the same rows:
 
 - **floor**: render with the chat template + HF batch tokenize into int32 Arrow, no masking (`FloorMap`);
 - **hf_sftprep_hf**: `prepare(..., backend="hf")`, what users get without the `fast` extra;
 - **hf_sftprep**: `prepare()` with the default `backend="auto"`: fastokens, after its probe set and the first
-  rows gave the HF ids (its build, ~1-3 s per tokenizer and process, is inside the timing);
+  rows gave the HF ids (its build, 1-7 s per tokenizer and process depending on load, is inside the timing);
 - **trl**: TRL 1.16 `SFTTrainer._prepare_dataset` with `assistant_only_loss=True` and TRL's `*_training.jinja`
   template for the tokenizer (trainer construction outside the timing).
 
 Ids and labels of the two backends are identical (`tests/test_fast_backend.py`). "speed vs X" is X's time over
-the method's time. `long` is the seed's shape: a ~2.5k-token system prompt on every row.
+the method's time. `long` is the seed's shape: a ~2.5k-token system prompt on every row. Peak RSS is the
+worker's `ru_maxrss` plus its children's (the `num_proc` workers).
 """
 
 

@@ -82,11 +82,20 @@ class Choice:
 # per process, by the sha256 of the tokenizer's serialization: {"result": (fastokens.Tokenizer or None, Choice)}
 # once built. Module level so that every Encoder of one tokenizer shares one build, and forked Dataset.map
 # workers inherit a finished one. The build (~1.2 s for Llama 3 unloaded, 3-7 s on a loaded 2-core machine)
-# runs on a thread (fastokens releases the GIL) while the first batches render and encode through HF, so
-# small datasets never wait for it.
+# runs on a thread while the first batches render and encode through HF, so no dataset waits for it; but it
+# holds the GIL most of that time and slows those batches, hence FAST_MIN_ROWS.
 _BUILT: dict[str, dict] = {}
 # the reason given when a small dataset was encoded before the build finished: timing, not a refusal
 STILL_BUILDING = "the fast backend was still being built"
+# Below this many rows, "auto" encodes with HF instead of building fastokens (unless this process already
+# built it for the tokenizer). The build is not free beside the map: serializing the tokenizer (to_str, 0.4 s
+# for Llama 3) and fastokens' from_json_str (3.2 s alone on this loaded 2-core machine) hold the GIL most
+# of the time (a Python loop on the main thread ran at 17% of its speed while the build ran). prepare() on
+# Llama 3 chats, backend="hf" vs "auto" with the build, side by side (benchmarks/backends.py --plan
+# threshold, median of 3, load average 5-8 on 2 cores): 1k rows 1.43 s vs 2.80 s, 2k 3.13 vs 5.96,
+# 4k 8.93 vs 9.27, 8k 9.59 vs 11.13; at 20k the build wins (35.4 s vs 13.2 s, docs/benchmarks.md).
+FAST_MIN_ROWS = 10_000
+SMALL_DATASET = "the dataset is small"
 
 
 def _start_build(tokenizer, key: str) -> dict:
@@ -104,6 +113,12 @@ def _start_build(tokenizer, key: str) -> dict:
         slot["thread"] = threading.Thread(target=work, name="hf_sftprep-fastokens-build", daemon=False)
         slot["thread"].start()
     return slot
+
+
+def _finished(tokenizer) -> bool:
+    """Whether this process has a finished build for the tokenizer (then even a small dataset uses it); the
+    tokenizer is serialized for the key only when some build finished."""
+    return any("result" in slot for slot in _BUILT.values()) and "result" in _BUILT.get(_key(tokenizer), {})
 
 
 def _forget_unfinished() -> None:
@@ -196,12 +211,17 @@ class Encoder:
     def __setstate__(self, state):
         self.__init__(state["tokenizer"], state["backend"])
 
-    def decide(self, first_rows: list[str], wait: bool = True) -> Choice | None:
+    def decide(self, first_rows: list[str], wait: bool = True, rows: int | None = None) -> Choice | None:
         """Start the fast backend's build and check (once per tokenizer and process); once built, check it
-        on ``first_rows`` and fix the choice. ``wait=False`` returns None while the build is running."""
+        on ``first_rows`` and fix the choice. ``wait=False`` returns None while the build is running.
+        ``rows``, the number of rows about to be encoded, skips the build below :data:`FAST_MIN_ROWS`."""
         if self._choice is not None:
             return self._choice
         if self._slot is None:
+            if rows is not None and rows < FAST_MIN_ROWS and not _finished(self.tokenizer):
+                self._choice = Choice("hf", f"{SMALL_DATASET} ({rows} rows < {FAST_MIN_ROWS}): building fastokens would cost more than it saves")
+                _log(self._choice)
+                return self._choice
             self._slot = _start_build(self.tokenizer, _key(self.tokenizer))
         if wait:
             self._slot["thread"].join()
@@ -251,7 +271,7 @@ class Encoder:
 def _log(choice: Choice) -> None:
     if choice.backend == "fastokens":
         logger.info("hf_sftprep: tokenizing with fastokens (ids checked identical to the HF tokenizer on the probe set)")
-    elif choice.reason.startswith(("fastokens is not installed", "backend=", ENV)):
+    elif choice.reason.startswith(("fastokens is not installed", "backend=", ENV, SMALL_DATASET)):
         logger.info("hf_sftprep: tokenizing with the HF backend: %s", choice.reason)
     else:
         logger.warning("hf_sftprep: tokenizing with the HF backend: %s", choice.reason)

@@ -74,6 +74,17 @@ def _is_plain(value) -> bool:
     return False
 
 
+def _only_text(messages: list[dict]) -> bool:
+    """True when every message is a dict of string keys to string values, none of them a reasoning field."""
+    for m in messages:
+        if type(m) is not dict:
+            return False
+        for k, v in m.items():
+            if type(v) is not str or type(k) is not str or k in REASONING_KEYS:
+                return False
+    return True
+
+
 class Renderer:
     """Renders conversations with the compiled chat template, without ``apply_chat_template``'s per-call work.
 
@@ -121,10 +132,9 @@ class Renderer:
         return self._compiled[key]
 
     def _messages(self, messages: list[dict]) -> list[dict]:
-        if all(type(m) is dict and None not in m.values() and not any(k in m for k in REASONING_KEYS) for m in messages):
-            chat = messages
-        else:
-            chat = [{k: v for k, v in m.items() if v is not None} for m in messages]
+        if _only_text(messages):  # the common case, checked with flat loops: nothing to convert
+            return messages
+        chat = [{k: v for k, v in m.items() if v is not None} for m in messages]
         if not _is_plain(chat):
             chat = self._plain(chat)
         return self._alias(chat) if any(k in m for m in chat for k in REASONING_KEYS) else chat

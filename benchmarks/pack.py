@@ -74,11 +74,11 @@ class PeakAnon:
 
 def fill_and_time(method: str, path: Path, seq_length: int) -> dict:
     """Pack the saved rows with one method; time covers packing and the cache write."""
+    import resource
+
     import datasets
     import numpy as np
     import pyarrow.compute as pc
-
-    import resource
 
     datasets.disable_progress_bars()
     ds = datasets.load_from_disk(str(path))

@@ -7,14 +7,13 @@ import logging
 import random
 
 import pytest
+from conversations import KINDS, none_content_as_empty, random_chat
 
 from hf_sftprep.errors import RowError
 from hf_sftprep.offline_zoo import ZOO_FAMILIES
 from hf_sftprep.templates import render as render_module
 from hf_sftprep.templates.render import CHECKED_RENDERS, Renderer, _is_plain
 from hf_sftprep.testing_families import FAMILIES
-
-from conversations import KINDS, none_content_as_empty, random_chat
 
 
 def conversations(seed: int, n: int = 4):
@@ -38,7 +37,7 @@ def assert_identical(tok, seed: int) -> int:
     for messages, tools, prompt in conversations(seed):
         try:
             want = tok.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=prompt)
-        except Exception:
+        except Exception:  # noqa: BLE001 - templates refuse with any exception type
             with pytest.raises(RowError, match="the chat template refused"):
                 renderer(messages, prompt, row=3, tools=tools)
             continue

@@ -157,7 +157,7 @@ class Renderer:
             return render(self.tokenizer, messages, add_generation_prompt, row, tools)
         try:
             text = self._direct(messages, add_generation_prompt, tools)
-        except Exception:  # the template's own error, raised again by apply_chat_template as a row error
+        except Exception:  # noqa: BLE001 - a template error of any type; apply_chat_template raises it as a row error
             return render(self.tokenizer, messages, add_generation_prompt, row, tools)
         if self.checked < CHECKED_RENDERS:
             self.checked += 1

@@ -228,7 +228,7 @@ def test_batches_encode_through_hf_while_the_build_runs(llama3, monkeypatch):
 
     gate = threading.Event()
     real = fast_backend._build
-    monkeypatch.setattr(fast_backend, "_build", lambda tok: (gate.wait(), real(tok))[1])
+    monkeypatch.setattr(fast_backend, "_build", lambda tok, text: (gate.wait(), real(tok, text))[1])
     enc = Encoder(llama3)
     assert enc(["hello there"]).to_pylist() == [[15339, 1070]]
     assert enc.choice.backend == "hf" and "still being built" in enc.choice.reason
@@ -238,7 +238,7 @@ def test_batches_encode_through_hf_while_the_build_runs(llama3, monkeypatch):
 
 
 def test_small_dataset_skips_the_build(llama3, monkeypatch, caplog):
-    monkeypatch.setattr(fast_backend, "_build", lambda tok: pytest.fail("a small dataset must not build fastokens"))
+    monkeypatch.setattr(fast_backend, "_build", lambda tok, text: pytest.fail("a small dataset must not build fastokens"))
     enc = Encoder(llama3)
     with caplog.at_level(logging.INFO, logger="hf_sftprep"):
         choice = enc.decide(["hello there"], wait=False, rows=fast_backend.FAST_MIN_ROWS - 1)

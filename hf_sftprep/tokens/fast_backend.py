@@ -98,13 +98,14 @@ FAST_MIN_ROWS = 10_000
 SMALL_DATASET = "the dataset is small"
 
 
-def _start_build(tokenizer, key: str) -> dict:
+def _start_build(tokenizer, serialized: str) -> dict:
+    key = _digest(serialized)
     slot = _BUILT.get(key)
     if slot is None:
         slot = _BUILT[key] = {}
 
         def work():
-            result = _build(tokenizer)
+            result = _build(tokenizer, serialized)
             _log(result[1])
             slot["result"] = result
 
@@ -118,7 +119,7 @@ def _start_build(tokenizer, key: str) -> dict:
 def _finished(tokenizer) -> bool:
     """Whether this process has a finished build for the tokenizer (then even a small dataset uses it); the
     tokenizer is serialized for the key only when some build finished."""
-    return any("result" in slot for slot in _BUILT.values()) and "result" in _BUILT.get(_key(tokenizer), {})
+    return any("result" in slot for slot in _BUILT.values()) and "result" in _BUILT.get(_digest(_serialized(tokenizer)), {})
 
 
 def _forget_unfinished() -> None:
@@ -152,8 +153,10 @@ def _differs(fast, tokenizer, texts: list[str]) -> str:
     return f"fastokens gives different ids than the HF tokenizer on {texts[i][:60]!r}: {got_rows[i][:8]} vs {want_rows[i][:8]}"
 
 
-def _build(tokenizer) -> tuple[object, Choice]:
-    """Build fastokens for a tokenizer and check it on the probe set (the HF backend when anything fails)."""
+def _build(tokenizer, serialized: str) -> tuple[object, Choice]:
+    """Build fastokens from the tokenizer's ``serialized`` description (already made for the key: a second
+    ``to_str`` would hold the GIL another 0.4 s for Llama 3) and check it on the probe set (the HF backend
+    when anything fails)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None, Choice("hf", "the tokenizer is not a fast (Rust) tokenizer")
@@ -164,17 +167,20 @@ def _build(tokenizer) -> tuple[object, Choice]:
     except ImportError:
         return None, Choice("hf", "fastokens is not installed (pip install 'hf-sftprep[fast]')")
     try:
-        fast = fastokens.Tokenizer.from_json_str(backend.to_str())
+        fast = fastokens.Tokenizer.from_json_str(serialized)
         reason = _differs(fast, tokenizer, probe_texts(tokenizer))
     except Exception as err:  # noqa: BLE001 - an unsupported component is one of many exception types
         return None, Choice("hf", f"fastokens cannot load or encode this tokenizer: {type(err).__name__}: {err}"[:300])
     return (None, Choice("hf", reason)) if reason else (fast, Choice("fastokens"))
 
 
-def _key(tokenizer) -> str:
+def _serialized(tokenizer) -> str:
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    text = backend.to_str() if backend is not None else repr(type(tokenizer))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return backend.to_str() if backend is not None else repr(type(tokenizer))
+
+
+def _digest(serialized: str) -> str:
+    return hashlib.sha256(serialized.encode()).hexdigest()
 
 
 class Encoder:
@@ -222,7 +228,7 @@ class Encoder:
                 self._choice = Choice("hf", f"{SMALL_DATASET} ({rows} rows < {FAST_MIN_ROWS}): building fastokens would cost more than it saves")
                 _log(self._choice)
                 return self._choice
-            self._slot = _start_build(self.tokenizer, _key(self.tokenizer))
+            self._slot = _start_build(self.tokenizer, _serialized(self.tokenizer))
         if wait:
             self._slot["thread"].join()
         if "result" not in self._slot:

@@ -26,37 +26,44 @@ METHODS = ["floor", "hf_sftprep_hf", "hf_sftprep", "trl"]
 HEADING = "## Tokenizer backends: fastokens vs HF"
 INTRO = """`python benchmarks/backends.py`: the same harness as `run.py` (a fresh subprocess per measurement with its own
 datasets cache, methods alternating within each repeat, the median shown), on the shared 2-core machine while
-other work ran, so read the ratios, not the seconds. Methods on the same rows:
+other jobs ran (load average 3-8), so read the ratios, not the seconds; single runs spread by up to 2x.
+Methods on the same rows:
 
 - **floor**: render with the chat template + HF batch tokenize into int32 Arrow, no masking (`FloorMap`);
 - **hf_sftprep_hf**: `prepare(..., backend="hf")`, what users get without the `fast` extra;
 - **hf_sftprep**: `prepare()` with the default `backend="auto"`: fastokens, after its probe set and the first
-  rows gave the HF ids (its build, ~1-3 s per tokenizer and process, is inside the timing);
+  rows gave the HF ids (its build, 1-7 s per tokenizer and process depending on load, is inside the timing);
 - **trl**: TRL 1.16 `SFTTrainer._prepare_dataset` with `assistant_only_loss=True` and TRL's `*_training.jinja`
   template for the tokenizer (trainer construction outside the timing).
 
 Ids and labels of the two backends are identical (`tests/test_fast_backend.py`). "speed vs X" is X's time over
-the method's time. `long` is the seed's shape: a ~2.5k-token system prompt on every row.
+the method's time. `long` is the seed's shape: a ~2.5k-token system prompt on every row. Peak RSS is the
+worker's `ru_maxrss` plus its children's (the `num_proc` workers).
 """
 
 
-def plan(quick: bool) -> list[tuple]:
+def plan(quick: bool, name: str = "main") -> list[tuple]:
     """(tokenizer, shape, rows, methods, num_proc, repeats)"""
     if quick:
         return [("llama3", "chat", 60, METHODS, None, 1)]
+    if name == "threshold":  # where the fastokens build starts to pay for itself
+        return [("llama3", "chat", n, ["hf_sftprep_hf", "hf_sftprep"], None, 3) for n in (1000, 2000, 4000, 8000)]
     return [
         ("llama3", "chat", 4000, METHODS, None, 2),
+        ("qwen2_5", "chat", 4000, METHODS, None, 2),
         ("llama3", "chat", 20000, METHODS, None, 2),
         ("qwen2_5", "chat", 20000, METHODS, None, 2),
-        ("llama3", "chat", 20000, ["floor", "hf_sftprep_hf", "hf_sftprep", "trl"], 2, 2),
         ("llama3", "long", 1000, METHODS, None, 2),
+        ("llama3", "chat", 20000, ["floor", "hf_sftprep_hf", "hf_sftprep"], 2, 2),
+        ("llama3", "chat", 100000, ["hf_sftprep"], None, 1),
+        ("llama3", "chat", 100000, ["hf_sftprep"], 2, 1),
     ]
 
 
-def driver(quick: bool, work: Path) -> list[dict]:
+def driver(quick: bool, work: Path, name: str = "main", out: Path | None = None) -> list[dict]:
     tok_cache = work / "tokenizers"
     results = []
-    for tokenizer, shape, rows, methods, num_proc, repeats in plan(quick):
+    for tokenizer, shape, rows, methods, num_proc, repeats in plan(quick, name):
         _tokenizer(tok_cache, tokenizer)
         runs: dict[str, list] = {m: [] for m in methods}
         for _ in range(repeats):
@@ -71,6 +78,9 @@ def driver(quick: bool, work: Path) -> list[dict]:
             results.append(r)
             print(f"{tokenizer:8s} {shape:5s} {rows:6d} np={r['num_proc']} {m:14s} {r['seconds']:7.2f}s "
                   f"rss={r['peak_rss_mb']:.0f}MB {r['all_seconds']}", flush=True)
+        if out is not None:  # after each configuration, so that a run stopped for time keeps what it measured
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(results, indent=1))
     return results
 
 
@@ -111,17 +121,16 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=str(HERE / "results" / "backends.json"))
     p.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"), help="'' to leave the docs alone")
     p.add_argument("--render", action="store_true", help="only rewrite the docs section from --out")
+    p.add_argument("--plan", default="main", choices=("main", "threshold"))
     args = p.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     if args.render:
         results = json.loads(Path(args.out).read_text())
     else:
-        results = driver(args.quick, work)
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(results, indent=1))
+        results = driver(args.quick, work, args.plan, Path(args.out))
     print(table(results))
-    if args.doc and not args.quick:
+    if args.doc and not args.quick and args.plan == "main":
         write_section(Path(args.doc), HEADING + "\n\n" + INTRO + "\n" + table(results) + "\n")
 
 

@@ -46,14 +46,44 @@ def prepared_dir(rows: int, seq_length: int, work: Path) -> Path:
     return out
 
 
+class PeakAnon:
+    """Peak anonymous RSS (the heap, not the pages of memory-mapped files), sampled every 10 ms."""
+
+    def __init__(self):
+        import threading
+
+        self.start = self.peak = self.now()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def now() -> int:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("RssAnon:")) // 1024
+
+    def _run(self):
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self.now())
+
+    def stop(self) -> int:
+        """The peak's growth over the heap the process had before (its imports, the loaded dataset)."""
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, self.now()) - self.start
+
+
 def fill_and_time(method: str, path: Path, seq_length: int) -> dict:
     """Pack the saved rows with one method; time covers packing and the cache write."""
+    import resource
+
     import datasets
     import numpy as np
     import pyarrow.compute as pc
 
     datasets.disable_progress_bars()
     ds = datasets.load_from_disk(str(path))
+    anon = PeakAnon()
     if method == "trl":
         from trl.data_utils import pack_dataset
 
@@ -66,6 +96,8 @@ def fill_and_time(method: str, path: Path, seq_length: int) -> dict:
         start = time.perf_counter()
         packed = pack(ds, seq_length, load_from_cache_file=False)
     seconds = time.perf_counter() - start
+    peak_anon = anon.stop()
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     lengths = pc.list_value_length(packed.data.column("input_ids")).to_numpy()
     tokens = int(lengths.sum())
     assert packed.cache_files, "the packed result must be written to the cache"
@@ -74,6 +106,7 @@ def fill_and_time(method: str, path: Path, seq_length: int) -> dict:
         "fill": tokens / (packed.num_rows * seq_length), "seconds": seconds,
         "longest_pack": int(lengths.max()), "mean_seqs_per_pack": float(ds.num_rows / packed.num_rows),
         "partial_packs_below_99pct": int((lengths < 0.99 * seq_length).sum()),
+        "peak_rss_mb": peak_rss, "peak_anon_mb": peak_anon,
         "_np": np.__version__,
     }
 
@@ -106,6 +139,9 @@ def median_runs(path: Path, seq_length: int, repeats: int) -> list[dict]:
     for method, rs in runs.items():
         r = dict(rs[0])
         r["seconds"] = statistics.median(x["seconds"] for x in rs)
+        r["runs"] = [round(x["seconds"], 2) for x in rs]
+        r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in rs)
+        r["peak_anon_mb"] = max(x["peak_anon_mb"] for x in rs)
         out.append(r)
     return out
 
@@ -137,14 +173,15 @@ def main(argv=None) -> None:
             print(json.dumps(r), flush=True)
     (work / "pack.json").write_text(json.dumps(rows, indent=2))
     print(f"\nseq_length {args.seq_length}; median of {repeats} runs (1 at 1M rows)\n")
-    print("| rows | tokens | method | packs | fill rate | packs < 99% full | seconds | M tok/s | time vs TRL |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| rows | tokens | method | packs | fill rate | packs < 99% full | seconds | M tok/s | time vs TRL "
+          "| peak RSS MB | peak anonymous RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     by = {(r["rows"], r["method"]): r for r in rows}
     for r in rows:
         trl = by[(r["rows"], "trl")]
         print(f"| {r['rows']:,} | {r['tokens']:,} | {r['method']} | {r['packs']:,} | {r['fill']:.4%} | "
               f"{r['partial_packs_below_99pct']} | {r['seconds']:.2f} | {r['tokens'] / r['seconds'] / 1e6:.1f} | "
-              f"{r['seconds'] / trl['seconds']:.2f}× |")
+              f"{r['seconds'] / trl['seconds']:.2f}× | {r['peak_rss_mb']} | {r['peak_anon_mb']} |")
     print("\n| rows | bin assignment alone, s |\n|---|---|")
     for r in rows:
         if r["method"] == "hf_sftprep":

@@ -228,10 +228,36 @@ def test_batches_encode_through_hf_while_the_build_runs(llama3, monkeypatch):
 
     gate = threading.Event()
     real = fast_backend._build
-    monkeypatch.setattr(fast_backend, "_build", lambda tok: (gate.wait(), real(tok))[1])
+    monkeypatch.setattr(fast_backend, "_build", lambda tok, text: (gate.wait(), real(tok, text))[1])
     enc = Encoder(llama3)
     assert enc(["hello there"]).to_pylist() == [[15339, 1070]]
     assert enc.choice.backend == "hf" and "still being built" in enc.choice.reason
     gate.set()
     enc._slot["thread"].join()
     assert enc(["hello there"]).to_pylist() == [[15339, 1070]] and enc.choice == fast_backend.Choice("fastokens")
+
+
+def test_small_dataset_skips_the_build(llama3, monkeypatch, caplog):
+    monkeypatch.setattr(fast_backend, "_build", lambda tok, text: pytest.fail("a small dataset must not build fastokens"))
+    enc = Encoder(llama3)
+    with caplog.at_level(logging.INFO, logger="hf_sftprep"):
+        choice = enc.decide(["hello there"], wait=False, rows=fast_backend.FAST_MIN_ROWS - 1)
+    assert choice == fast_backend.Choice(
+        "hf", f"the dataset is small ({fast_backend.FAST_MIN_ROWS - 1} rows < {fast_backend.FAST_MIN_ROWS}): "
+        "building fastokens would cost more than it saves")
+    assert enc(["hello there"]).to_pylist() == [[15339, 1070]] and enc.choice == choice
+    assert not fast_backend._BUILT and "tokenizing with the HF backend: the dataset is small" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # a size choice, not a refusal
+
+
+def test_threshold_rows_and_unknown_size_build(llama3):
+    assert Encoder(llama3).decide(["hi"], rows=fast_backend.FAST_MIN_ROWS) == fast_backend.Choice("fastokens")
+    fast_backend._BUILT.clear()
+    assert Encoder(llama3).decide(["hi"], rows=None) == fast_backend.Choice("fastokens")
+
+
+def test_a_finished_build_serves_small_datasets(llama3):
+    Encoder(llama3).decide([])  # a large dataset earlier in this process built it
+    enc = Encoder(llama3)
+    assert enc.decide(["hello there"], rows=10) == fast_backend.Choice("fastokens")
+    assert enc(["hello there"]).to_pylist() == [[15339, 1070]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from datasets import Dataset, DatasetDict, IterableDataset, load_from_disk
+from datasets import Dataset, DatasetDict, IterableDataset, concatenate_datasets, load_from_disk
 
 from hf_sftprep import OptionError, SFTDataCollator, SFTPrepError, pack, prepare
 from hf_sftprep.datasets import pack as pack_module
@@ -97,6 +97,46 @@ def test_unpacking_gives_back_the_rows(tmp_path, layout):
     assert report.tokens == sum(ds["length"]) and report.packs == packed.num_rows
     assert packed.features["input_ids"].feature.dtype == ds.features["input_ids"].feature.dtype
     assert packed.features["seq_lengths"].feature.dtype == "int32"
+
+
+def slow_pack(ds: Dataset, seq_length: int) -> dict:
+    """Packs built one row at a time with Python lists, in best_fit_decreasing's bin and placement order."""
+    rows = ds[:]
+    order, starts = best_fit_decreasing([len(x) for x in rows["input_ids"]], seq_length)
+    extras = [c for c in ds.column_names if c not in ("input_ids", "labels", "length")]
+    out = {"input_ids": [], "labels": [], "seq_lengths": [], "length": [], **{c: [] for c in extras}}
+    for a, b in zip(starts[:-1].tolist(), starts[1:].tolist()):
+        members = order[a:b].tolist()
+        for c in ("input_ids", "labels"):
+            out[c].append([t for r in members for t in rows[c][r]])
+        out["seq_lengths"].append([len(rows["input_ids"][r]) for r in members])
+        out["length"].append(sum(out["seq_lengths"][-1]))
+        for c in extras:
+            out[c].append([rows[c][r] for r in members])
+    return out
+
+
+@pytest.mark.parametrize("layout", ["memory", "shards", "two_files", "selected"])
+def test_packs_equal_slow_reference(tmp_path, layout):
+    """Row for row against slow_pack, over the layouts the in-place gather addresses differently."""
+    rng = np.random.default_rng(7)
+    for trial in range(4):
+        seq_length = int(rng.integers(8, 200))
+        ds = random_rows(rng, int(rng.integers(5, 300)), seq_length)
+        ds = ds.add_column("source", [f"s{i % 3}" for i in range(ds.num_rows)])
+        if layout == "memory":  # in RAM, several record batches
+            ds = ds.map(lambda b: b, batched=True, batch_size=int(rng.integers(1, 50)))
+        elif layout == "shards":  # memory-mapped, several files of several record batches
+            ds.save_to_disk(str(tmp_path / f"s{trial}"), max_shard_size="8KB")
+            ds = load_from_disk(str(tmp_path / f"s{trial}"))
+        elif layout == "two_files":  # a memory-mapped file concatenated with itself and with an in-RAM table
+            ds.save_to_disk(str(tmp_path / f"f{trial}"))
+            disk = load_from_disk(str(tmp_path / f"f{trial}"))
+            ds = concatenate_datasets([disk, ds, disk.select(range(disk.num_rows // 2))])
+        else:  # an indices mapping over a memory-mapped file
+            ds.save_to_disk(str(tmp_path / f"i{trial}"), max_shard_size="8KB")
+            ds = load_from_disk(str(tmp_path / f"i{trial}")).shuffle(seed=trial).select(range(ds.num_rows // 2 + 1))
+        assert pack(ds, seq_length)[:] == slow_pack(ds, seq_length)
 
 
 def test_prepared_rows_round_trip(smollm):

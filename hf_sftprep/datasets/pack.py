@@ -1,8 +1,9 @@
 """pack(): best-fit-decreasing packing of prepared rows into sequences of at most ``seq_length`` tokens.
 
 The bin assignment runs once over the whole ``length`` column (not per map batch, as TRL's
-``pack_dataset`` does), then the token buffers are gathered with numpy over the flat Arrow values
-and written once to a fingerprinted cache file next to the input's, like ``prepare()``'s.
+``pack_dataset`` does), then the token buffers are gathered with numpy in place from the input's
+memory-mapped files (no copy of the columns) and written once, one record batch at a time, to a
+fingerprinted cache file next to the input's, like ``prepare()``'s.
 
 Rows are taken longest first; each goes into the open bin with the least room that still fits it,
 or opens a new bin. Bins with the same free room are interchangeable, so open bins are kept in
@@ -150,13 +151,6 @@ def best_fit_decreasing(lengths, seq_length: int, seed: int | None = None) -> tu
     return rows[by_bin], np.concatenate([[0], np.cumsum(np.bincount(bin_of, minlength=next_bin))]).astype(np.int64)
 
 
-def _flat(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """(values, offsets) of a list column as numpy; one copy when the column has several chunks."""
-    arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    offsets = arr.offsets.to_numpy().astype(np.int64)
-    return arr.values.to_numpy(zero_copy_only=False), offsets
-
-
 def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
     """Concatenated ``arange(s, s + n)`` for each (s, n): a cumsum of steps that are 1 except at row starts."""
     if not len(lens):
@@ -171,34 +165,86 @@ def _list(offsets: np.ndarray, values) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
 
 
+def _root(buf: pa.Buffer) -> pa.Buffer:
+    while buf.parent is not None:
+        buf = buf.parent
+    return buf
+
+
+def _cat(parts: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+
+class _Column:
+    """A list column's values, addressed in place: each row is a (region, start, length) triple.
+
+    A memory-mapped record batch's buffers are slices of its file's mapping, so one numpy view of
+    the mapping reaches every row of that file without copying the column (at 1M rows, combining the
+    chunks first copied 2.3 GB and took 8.9 s of a 20.5 s pack). A chunk whose values are not
+    an aligned slice of a larger buffer becomes a region of its own, copied.
+    """
+
+    def __init__(self, column: pa.ChunkedArray):
+        self.regions: list[np.ndarray] = []
+        by_root: dict[int, int] = {}
+        starts, lens, region = [], [], []
+        for arr in column.chunks:
+            values = arr.values
+            offsets = arr.offsets.to_numpy().astype(np.int64)
+            dtype = np.dtype(values.type.to_pandas_dtype())
+            data = values.buffers()[1] if values.null_count == 0 and pa.types.is_integer(values.type) else None
+            root = _root(data) if data is not None and len(values) else None
+            first = data.address + values.offset * dtype.itemsize if root is not None else 0
+            if root is not None and (first - root.address) % dtype.itemsize == 0:
+                key = (root.address, root.size, dtype.str)
+                if key not in by_root:
+                    by_root[key] = len(self.regions)
+                    self.regions.append(np.frombuffer(root, dtype=dtype, count=root.size // dtype.itemsize))
+                k, base = by_root[key], (first - root.address) // dtype.itemsize
+            else:
+                k, base = len(self.regions), 0
+                self.regions.append(values.to_numpy(zero_copy_only=False))
+            starts.append(offsets[:-1] + base)
+            lens.append(np.diff(offsets))
+            region.append(np.full(len(arr), k, dtype=np.int32))
+        self.starts, self.lengths, self.region = _cat(starts, np.int64), _cat(lens, np.int64), _cat(region, np.int32)
+        self.dtype = np.result_type(*[r.dtype for r in self.regions]) if self.regions else np.dtype(np.int32)
+
+    def gather(self, physical: np.ndarray) -> np.ndarray:
+        """These rows' values, concatenated in the order given: one numpy slice per row. At ~290 tokens a row
+        this ran 3.5x faster than building a per-token index (ones + cumsum) and fancy-indexing with it."""
+        ends = self.starts[physical] + self.lengths[physical]
+        spans = zip(self.starts[physical].tolist(), ends.tolist())
+        if len(self.regions) == 1:
+            values = self.regions[0]
+            parts = [values[a:b] for a, b in spans]
+        else:
+            regions = self.regions
+            parts = [regions[k][a:b] for k, (a, b) in zip(self.region[physical].tolist(), spans)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=self.dtype)
+
+
 class _Source:
-    """The prepared dataset's columns as flat buffers, addressed by dataset row (indices mapping applied)."""
+    """The prepared dataset's token columns in place, addressed by dataset row (indices mapping applied)."""
 
     def __init__(self, dataset: Dataset):
         table = dataset.data.table
         self.table = table
         self.index = dataset._indices.column(0).to_numpy() if dataset._indices is not None else None
-        self.flat = {c: _flat(table.column(c)) for c in TOKEN_COLUMNS}
+        self.columns = {c: _Column(table.column(c)) for c in TOKEN_COLUMNS}
         self.extras = [c for c in dataset.column_names if c not in (*TOKEN_COLUMNS, "length")]
-        self.same_offsets = np.array_equal(self.flat["input_ids"][1], self.flat["labels"][1])
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
         return rows if self.index is None else self.index[rows]
 
     def gather(self, physical: np.ndarray) -> dict[str, np.ndarray]:
-        """The token columns of these physical rows, concatenated; one gather index when the offsets agree."""
-        out, index = {}, None
-        for c in TOKEN_COLUMNS:
-            values, offsets = self.flat[c]
-            if index is None or not self.same_offsets:
-                index = _ranges(offsets[physical], offsets[physical + 1] - offsets[physical])
-            out[c] = values[index]
-        return out
+        """The token columns of these physical rows, concatenated."""
+        return {c: self.columns[c].gather(physical) for c in TOKEN_COLUMNS}
 
 
 def _lengths(dataset: Dataset, src: _Source) -> np.ndarray:
     """Row lengths from the list offsets (the truth), after checking labels line up with input_ids."""
-    ids_len, labels_len = (np.diff(src.flat[c][1]) for c in TOKEN_COLUMNS)
+    ids_len, labels_len = (src.columns[c].lengths for c in TOKEN_COLUMNS)
     if src.index is not None:
         ids_len, labels_len = ids_len[src.index], labels_len[src.index]
     bad = np.flatnonzero(ids_len != labels_len)

@@ -68,7 +68,7 @@ def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_
         texts = pre.render(head, list(range(min(8, dataset.num_rows)))).texts
     except (RowError, SFTPrepError):  # the map reports bad rows with their context; decide on the probes
         texts = []
-    pre.encoder.decide(texts, wait=bool(num_proc and num_proc > 1))
+    pre.encoder.decide(texts, wait=bool(num_proc and num_proc > 1), rows=dataset.num_rows)
 
 
 def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc):

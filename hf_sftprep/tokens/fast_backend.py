@@ -82,20 +82,31 @@ class Choice:
 # per process, by the sha256 of the tokenizer's serialization: {"result": (fastokens.Tokenizer or None, Choice)}
 # once built. Module level so that every Encoder of one tokenizer shares one build, and forked Dataset.map
 # workers inherit a finished one. The build (~1.2 s for Llama 3 unloaded, 3-7 s on a loaded 2-core machine)
-# runs on a thread (fastokens releases the GIL) while the first batches render and encode through HF, so
-# small datasets never wait for it.
+# runs on a thread while the first batches render and encode through HF, so no dataset waits for it; but it
+# holds the GIL most of that time and slows those batches, hence FAST_MIN_ROWS.
 _BUILT: dict[str, dict] = {}
 # the reason given when a small dataset was encoded before the build finished: timing, not a refusal
 STILL_BUILDING = "the fast backend was still being built"
+# Below this many rows, "auto" encodes with HF instead of building fastokens (unless this process already
+# built it for the tokenizer). The build is not free beside the map: serializing the tokenizer (to_str, 0.4 s
+# for Llama 3) and fastokens' from_json_str (3.2 s alone on this loaded 2-core machine) hold the GIL most
+# of the time (a Python loop on the main thread ran at 17% of its speed while the build ran). prepare() on
+# Llama 3 chats, backend="hf" vs "auto" with the build, side by side (benchmarks/backends.py --plan
+# threshold, median of 3, load average 5-8 on 2 cores): 1k rows 1.43 s vs 2.80 s, 2k 3.13 vs 5.96,
+# 4k 8.93 vs 9.27, 8k 9.59 vs 11.13; at 20k the build wins (21.3 s vs 13.2 s, docs/benchmarks.md). 10k lies
+# between the largest size measured where it lost and the smallest where it won; sizes between were not run.
+FAST_MIN_ROWS = 10_000
+SMALL_DATASET = "the dataset is small"
 
 
-def _start_build(tokenizer, key: str) -> dict:
+def _start_build(tokenizer, serialized: str) -> dict:
+    key = _digest(serialized)
     slot = _BUILT.get(key)
     if slot is None:
         slot = _BUILT[key] = {}
 
         def work():
-            result = _build(tokenizer)
+            result = _build(tokenizer, serialized)
             _log(result[1])
             slot["result"] = result
 
@@ -104,6 +115,12 @@ def _start_build(tokenizer, key: str) -> dict:
         slot["thread"] = threading.Thread(target=work, name="hf_sftprep-fastokens-build", daemon=False)
         slot["thread"].start()
     return slot
+
+
+def _finished(tokenizer) -> bool:
+    """Whether this process has a finished build for the tokenizer (then even a small dataset uses it); the
+    tokenizer is serialized for the key only when some build finished."""
+    return any("result" in slot for slot in _BUILT.values()) and "result" in _BUILT.get(_digest(_serialized(tokenizer)), {})
 
 
 def _forget_unfinished() -> None:
@@ -137,8 +154,10 @@ def _differs(fast, tokenizer, texts: list[str]) -> str:
     return f"fastokens gives different ids than the HF tokenizer on {texts[i][:60]!r}: {got_rows[i][:8]} vs {want_rows[i][:8]}"
 
 
-def _build(tokenizer) -> tuple[object, Choice]:
-    """Build fastokens for a tokenizer and check it on the probe set (the HF backend when anything fails)."""
+def _build(tokenizer, serialized: str) -> tuple[object, Choice]:
+    """Build fastokens from the tokenizer's ``serialized`` description (already made for the key: a second
+    ``to_str`` would hold the GIL another 0.4 s for Llama 3) and check it on the probe set (the HF backend
+    when anything fails)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return None, Choice("hf", "the tokenizer is not a fast (Rust) tokenizer")
@@ -149,17 +168,20 @@ def _build(tokenizer) -> tuple[object, Choice]:
     except ImportError:
         return None, Choice("hf", "fastokens is not installed (pip install 'hf-sftprep[fast]')")
     try:
-        fast = fastokens.Tokenizer.from_json_str(backend.to_str())
+        fast = fastokens.Tokenizer.from_json_str(serialized)
         reason = _differs(fast, tokenizer, probe_texts(tokenizer))
     except Exception as err:  # noqa: BLE001 - an unsupported component is one of many exception types
         return None, Choice("hf", f"fastokens cannot load or encode this tokenizer: {type(err).__name__}: {err}"[:300])
     return (None, Choice("hf", reason)) if reason else (fast, Choice("fastokens"))
 
 
-def _key(tokenizer) -> str:
+def _serialized(tokenizer) -> str:
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    text = backend.to_str() if backend is not None else repr(type(tokenizer))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return backend.to_str() if backend is not None else repr(type(tokenizer))
+
+
+def _digest(serialized: str) -> str:
+    return hashlib.sha256(serialized.encode()).hexdigest()
 
 
 class Encoder:
@@ -196,13 +218,18 @@ class Encoder:
     def __setstate__(self, state):
         self.__init__(state["tokenizer"], state["backend"])
 
-    def decide(self, first_rows: list[str], wait: bool = True) -> Choice | None:
+    def decide(self, first_rows: list[str], wait: bool = True, rows: int | None = None) -> Choice | None:
         """Start the fast backend's build and check (once per tokenizer and process); once built, check it
-        on ``first_rows`` and fix the choice. ``wait=False`` returns None while the build is running."""
+        on ``first_rows`` and fix the choice. ``wait=False`` returns None while the build is running.
+        ``rows``, the number of rows about to be encoded, skips the build below :data:`FAST_MIN_ROWS`."""
         if self._choice is not None:
             return self._choice
         if self._slot is None:
-            self._slot = _start_build(self.tokenizer, _key(self.tokenizer))
+            if rows is not None and rows < FAST_MIN_ROWS and not _finished(self.tokenizer):
+                self._choice = Choice("hf", f"{SMALL_DATASET} ({rows} rows < {FAST_MIN_ROWS}): building fastokens would cost more than it saves")
+                _log(self._choice)
+                return self._choice
+            self._slot = _start_build(self.tokenizer, _serialized(self.tokenizer))
         if wait:
             self._slot["thread"].join()
         if "result" not in self._slot:
@@ -251,7 +278,7 @@ class Encoder:
 def _log(choice: Choice) -> None:
     if choice.backend == "fastokens":
         logger.info("hf_sftprep: tokenizing with fastokens (ids checked identical to the HF tokenizer on the probe set)")
-    elif choice.reason.startswith(("fastokens is not installed", "backend=", ENV)):
+    elif choice.reason.startswith(("fastokens is not installed", "backend=", ENV, SMALL_DATASET)):
         logger.info("hf_sftprep: tokenizing with the HF backend: %s", choice.reason)
     else:
         logger.warning("hf_sftprep: tokenizing with the HF backend: %s", choice.reason)

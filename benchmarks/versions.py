@@ -63,9 +63,11 @@ def _data(rows: int, work: Path) -> Path:
     return path
 
 
-def measure(tree: Path, method: str, tokenizer: str, data: Path, work: Path, tok_cache: Path) -> dict:
+def measure(tree: Path, method: str, tokenizer: str, data: Path, work: Path, tok_cache: Path, hf: bool = False) -> dict:
     with tempfile.TemporaryDirectory(dir=work) as cache:
         env = {**os.environ, "HF_DATASETS_CACHE": cache, "PYTHONPATH": str(tree), "TOKENIZERS_PARALLELISM": "true"}
+        if hf:  # both trees on the HF tokenizer backend: what a user without the fast extra runs
+            env["HF_SFTPREP_BACKEND"] = "hf"
         cmd = [sys.executable, str(HERE / "versions.py"), "worker", "--method", method, "--tokenizer", tokenizer,
                "--data", str(data), "--tok-cache", str(tok_cache)]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(tree))
@@ -89,7 +91,7 @@ def driver(args) -> list[dict]:
                 runs = {name: [] for name in trees}
                 for _ in range(args.repeats):
                     for name, tree in trees.items():  # alternate, so drift hits both alike
-                        runs[name].append(measure(tree, method, tokenizer, data, work, tok_cache))
+                        runs[name].append(measure(tree, method, tokenizer, data, work, tok_cache, args.hf))
                 row = {"tokenizer": tokenizer, "method": method, "rows": args.rows}
                 for name, rs in runs.items():
                     row[name] = statistics.median(r["seconds"] for r in rs)
@@ -122,6 +124,7 @@ def main(argv=None) -> None:
     p.add_argument("--rows", type=int, default=20000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--hf", action="store_true", help="both trees on the HF backend (HF_SFTPREP_BACKEND=hf)")
     p.add_argument("--out", help="write the results as JSON here")
     args = p.parse_args(argv)
     if args.cmd == "worker":

@@ -185,13 +185,14 @@ preparation itself holds: one batch of rows at a time.
 
 ## Span search alone
 
-`benchmarks/span_search.py`: the numpy search + label build that `prepare()` runs (`turns.find_turns` and
-`turns.select_turns` with the probed spec's arguments, `span_mask`, `build_labels`) against the per-row Python
-loop, on the same {span_tokens} tokens from 4,000 chats (both produce the same trained-token count):
+`benchmarks/span_search.py`: what `prepare()` runs on a batch's flat ids once they are encoded (the
+`TurnSearch` object `SFTPreprocessor` builds: `find_turns`, the partial-opener check, `select_turns` with every
+turn trained; then `build_labels`) against the per-row Python loop of a hand-written collator, on the same
+{span_tokens} tokens from 4,000 chats (both give the same trained-token count):
 
 | | M tokens/s |
 |---|---|
-| numpy span search | {span_np} |
+| `TurnSearch` + labels | {span_np} |
 | Python loop | {span_py} |
 | speedup | {span_x}× |
 """

@@ -76,6 +76,7 @@ def reference_row(ids: list[int], s: Shape) -> tuple[list[tuple[int, int]], bool
         if stop is None:
             stop = end
             broken |= not (last and s.open_end)
+        broken |= start > stop  # the marker ran into the appended ids
         if not last and openers[n + 1][0] < stop:
             broken = True  # the next turn opens inside this one: this one was never closed
         if last and s.trailer and stop + len(s.trailer) <= end and ids[stop : stop + len(s.trailer)] == s.trailer:
@@ -180,6 +181,17 @@ def test_appended_ids_and_result_opener():
     spans, broken, partial = find_turns(*flatten(rows), *s.args())
     assert spans.start.tolist() == [2, 6] and spans.stop.tolist() == [4, 8] and spans.row.tolist() == [0, 0]
     assert broken.tolist() == [False, False] and partial.shape == (2, 0)
+
+
+def test_a_marker_running_into_the_appended_ids_is_broken():
+    # open_end and an appended opener: the marker 5 1 starts before the appended 1 2 and runs into it, so the
+    # turn would start past the row's end (an inverted span); the row goes to the character path instead
+    s = Shape(marker=[5, 1], prompt=[5, 1], terminals=[9], open_end=True, appended=[1, 2])
+    spans, broken, _ = find_turns(*flatten([[5, 1, 2], [5, 1, 7, 1, 2]]), *s.args())
+    assert broken.tolist() == [True, False]
+    assert spans.row.tolist() == [0, 1] and spans.start.tolist() == [2, 5] and spans.stop.tolist() == [1, 6]
+    start, stop = select_turns(spans, ~broken, np.ones(2, bool), np.array([0, 1, 2]), False)
+    assert (start.tolist(), stop.tolist()) == ([5], [6])  # the inverted span never reaches a mask
 
 
 def test_open_end_and_broken_rows():

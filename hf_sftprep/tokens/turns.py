@@ -119,6 +119,8 @@ def find_turns(
     partial = np.stack([start[is_partial], matched[is_partial]]) if is_partial.any() else np.zeros((2, 0), np.int64)
     term = _first_terminal(flat, row_end, start, terminals)
     stop = np.where(term >= 0, term + 1, row_end)
+    # a marker running into the appended text ends past the row's end: no turn the search can vouch for
+    broken[row[start > stop]] = True
     last_in_row = np.r_[row[1:] != row[:-1], True]
     unclosed = term < 0
     broken[row[unclosed & ~(last_in_row & open_end)]] = True

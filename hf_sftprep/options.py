@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Literal, get_args
 
 from .errors import OptionError, SFTPrepError
@@ -96,6 +96,3 @@ class PrepOptions:
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
-
-    def replace(self, **changes) -> PrepOptions:
-        return replace(self, **changes)

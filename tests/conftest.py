@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from hf_sftprep.testing import offline
@@ -95,14 +97,7 @@ def families(tok_dir):
     """``families(name) -> tokenizer``: a template family outside TRL's folder, built once per session."""
     from hf_sftprep.testing.families import family_tokenizer
 
-    built = {}
-
-    def get(name):
-        if name not in built:
-            built[name] = family_tokenizer(name, tok_dir)
-        return built[name]
-
-    return get
+    return functools.cache(lambda name: family_tokenizer(name, tok_dir))
 
 
 @pytest.fixture(scope="session")
@@ -110,11 +105,4 @@ def mistral(tok_dir):
     """``mistral(kind) -> tokenizer``: a real Mistral tokenizer (v1, v3, v3-tekken, v7-tekken), built once per session."""
     from hf_sftprep.testing.families import mistral_tokenizer
 
-    built = {}
-
-    def get(kind):
-        if kind not in built:
-            built[kind] = mistral_tokenizer(kind, tok_dir)
-        return built[kind]
-
-    return get
+    return functools.cache(lambda kind: mistral_tokenizer(kind, tok_dir))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import pytest
@@ -38,7 +39,7 @@ def test_prep_options_are_frozen_and_copy_the_maps():
     assert opts.role_map == {"human": "user"}
     with pytest.raises(AttributeError):
         opts.train_on = "last"
-    assert opts.replace(train_on="last").train_on == "last" and opts.train_on == "all"
+    assert dataclasses.replace(opts, train_on="last").train_on == "last" and opts.train_on == "all"
 
 
 def test_the_field_order_is_the_cache_key_order(llama3):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import random
 
 import pytest
+from datasets import load_dataset
 from conversations import KINDS, none_content_as_empty, random_chat
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
@@ -132,10 +134,23 @@ def conversations(seed: int, n: int = 4):
     return out
 
 
-def assert_identical(tok, seed: int) -> int:
-    """Every conversation renders to the same text both ways, or both refuse it; returns how many rendered."""
+def loaded(tmp_path, seed: int) -> list:
+    """The same conversations as users load them: through a JSONL file and ``load_dataset``, so Arrow fills
+    absent keys with None and unifies the tool schemas (every tool gains every other tool's keys)."""
+    convs = conversations(seed)
+    path = tmp_path / f"chats-{seed}.jsonl"
+    path.write_text("".join(json.dumps({"messages": m, "tools": t, "prompt": p}) + "\n" for m, t, p in convs))
+    rows = load_dataset("json", data_files=str(path), split="train")
+    out = [(r["messages"], r["tools"], r["prompt"]) for r in rows]
+    assert any(v is None for m, _, _ in out for msg in m for v in msg.values())  # Arrow's filled keys are there
+    return out
+
+
+def assert_identical(tok, seed: int, tmp_path=None) -> int:
+    """Every conversation renders to the same text both ways, or both refuse it; returns how many rendered.
+    With ``tmp_path``, the conversations are loaded through JSONL + ``load_dataset`` first."""
     renderer, rendered = Renderer(tok), 0
-    for messages, tools, prompt in conversations(seed):
+    for messages, tools, prompt in (conversations(seed) if tmp_path is None else loaded(tmp_path, seed)):
         try:
             want = tok.apply_chat_template(messages, tools=tools, tokenize=False, add_generation_prompt=prompt)
         except Exception:  # noqa: BLE001 - templates refuse with any exception type
@@ -148,18 +163,21 @@ def assert_identical(tok, seed: int) -> int:
     return rendered
 
 
-def test_real_tokenizers_identical(any_tok):
+def test_real_tokenizers_identical(any_tok, tmp_path):
     assert assert_identical(any_tok, 0) > 0
+    assert assert_identical(any_tok, 0, tmp_path) > 0
 
 
 @pytest.mark.parametrize("name", list(ZOO_FAMILIES))
-def test_zoo_identical(zoo, name):
+def test_zoo_identical(zoo, name, tmp_path):
     assert_identical(zoo(name)[0], 1)
+    assert_identical(zoo(name)[0], 1, tmp_path)
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
-def test_families_identical(families, name):
+def test_families_identical(families, name, tmp_path):
     assert_identical(families(name), 2)
+    assert_identical(families(name), 2, tmp_path)
 
 
 def test_named_tool_use_template_is_picked(families):

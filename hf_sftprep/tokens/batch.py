@@ -66,4 +66,6 @@ class Batch:
 
     def failed_kept(self) -> np.ndarray:
         """Kept indices of rows dropped after rendering."""
+        if not self.dropped:  # the usual batch: no scan over its rows
+            return np.zeros(0, dtype=np.int64)
         return np.asarray([k for k, i in enumerate(self.kept) if i in self.dropped], dtype=np.int64)

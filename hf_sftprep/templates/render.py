@@ -6,6 +6,7 @@ import logging
 import re
 
 from ..errors import RowError
+from .sandbox import sandboxed_like
 
 logger = logging.getLogger("hf_sftprep")
 
@@ -92,7 +93,9 @@ class Renderer:
     input out of plain JSON types (``_plain_template_data``), reads ``special_tokens_map`` and picks the
     template for each call. Here the template and its special-token variables are fixed once, and the
     messages are copied only when one of those steps would change them (normalized records rarely need it).
-    The template still runs in transformers' sandboxed environment: templates come from the hub.
+    The template still runs in transformers' sandboxed environment (templates come from the hub), in the
+    :class:`~.sandbox.VerdictSandbox` copy of it that answers plain-dict attributes and repeated attribute
+    verdicts without the sandbox's per-access cost.
 
     On 2,000 corpus chats this renders about 1.5x faster than ``apply_chat_template`` on Llama 3 and Qwen2.5
     (``benchmarks/render.py``, interleaved in one process on a loaded 2-core machine): as fast as a bare
@@ -128,7 +131,8 @@ class Renderer:
         """The compiled template ``apply_chat_template`` would pick (a named ``tool_use`` one when tools are given)."""
         key = tools is not None
         if key not in self._compiled:
-            self._compiled[key] = self._compile(self.tokenizer.get_chat_template(None, tools))
+            source = self.tokenizer.get_chat_template(None, tools)
+            self._compiled[key] = sandboxed_like(self._compile(source), source)
         return self._compiled[key]
 
     def _messages(self, messages: list[dict]) -> list[dict]:

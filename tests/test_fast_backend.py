@@ -261,3 +261,24 @@ def test_a_finished_build_serves_small_datasets(llama3):
     enc = Encoder(llama3)
     assert enc.decide(["hello there"], rows=10) == fast_backend.Choice("fastokens")
     assert enc(["hello there"]).to_pylist() == [[15339, 1070]]
+
+
+def test_prepare_on_a_small_dataset_never_starts_the_build(llama3, monkeypatch):
+    """The shape check of the first rows encodes before the map: the size decision must come first, or
+    that encode starts the build (which holds the GIL beside a 1k-row job)."""
+    monkeypatch.setattr(fast_backend, "_build", lambda tok, text: pytest.fail("a small dataset must not build fastokens"))
+    rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]} for i in range(20)]
+    _, report = hf_sftprep.prepare(Dataset.from_list(rows), llama3, return_report=True)
+    assert not fast_backend._BUILT
+    assert report.tokenizer_backend == "hf" and report.tokenizer_backend_reason.startswith("the dataset is small (20 rows")
+
+
+def test_plan_reuses_the_callers_serialization(llama3, monkeypatch):
+    serialized = llama3.backend_tokenizer.to_str()
+    monkeypatch.setattr(fast_backend, "_serialized", lambda tok: pytest.fail("serialized again"))
+    enc = Encoder(llama3)
+    enc.plan(fast_backend.FAST_MIN_ROWS, serialized)
+    assert enc.decide(["hello there"]) == fast_backend.Choice("fastokens")
+    small = Encoder(llama3)
+    small.plan(10, serialized)  # a finished build for this tokenizer: even a small dataset uses it
+    assert small.decide(["hi"]) == fast_backend.Choice("fastokens")

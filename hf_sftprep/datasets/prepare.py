@@ -13,6 +13,7 @@ from datasets.fingerprint import Hasher
 from .._version import __version__
 from ..errors import RowError, SFTPrepError
 from ..records.detect import detect_format
+from .inherit import inherited
 from .preprocess import SFTPreprocessor
 from .schema import FEATURES, META_COLUMNS, PREPARED, user_columns
 from .stats import kept_mask, log_drops, report_from_table
@@ -31,14 +32,22 @@ def tokenizer_identity(tokenizer) -> list:
     ]
 
 
-def fingerprint(dataset: Dataset, pre: SFTPreprocessor) -> str:
+def fingerprint(dataset: Dataset, pre: SFTPreprocessor, identity: list | None = None) -> str:
     """Cache key: input data, tokenizer identity, template text, options and library version."""
-    return Hasher.hash(["hf_sftprep", __version__, dataset._fingerprint, tokenizer_identity(pre.tokenizer), pre.cache_options()])
+    identity = tokenizer_identity(pre.tokenizer) if identity is None else identity
+    return Hasher.hash(["hf_sftprep", __version__, dataset._fingerprint, identity, pre.cache_options()])
 
 
 def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc, fp: str) -> Dataset:
+    if num_proc and num_proc > 1:  # forked workers take the preprocessor from memory instead of unpickling it
+        with inherited(pre) as fn:
+            return _map_with(dataset, fn, num_proc, batch_size, load_from_cache_file, desc, fp)
+    return _map_with(dataset, pre, num_proc, batch_size, load_from_cache_file, desc, fp)
+
+
+def _map_with(dataset: Dataset, fn, num_proc, batch_size, load_from_cache_file, desc, fp: str) -> Dataset:
     return dataset.map(
-        pre,
+        fn,
         batched=True,
         with_indices=True,
         batch_size=batch_size,
@@ -51,7 +60,8 @@ def _map(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from
     )
 
 
-def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_cache_file, fp: str, num_proc) -> None:
+def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_cache_file, fp: str, num_proc,
+                    serialized: str | None = None) -> None:
     """Start the tokenizer backend's build and check here, on the first rows, before the map. With one
     process the map does not wait for it (batches encode through HF until it is ready); with ``num_proc``
     workers it is finished first, so that the forked workers inherit it instead of each building their own.
@@ -63,6 +73,7 @@ def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_
         folder = Path(dataset.cache_files[0]["filename"]).parent
         if any(folder.glob(f"cache-{fp}*.arrow")):
             return
+    pre.encoder.plan(dataset.num_rows, serialized)  # before the head's shape check encodes anything
     head = dataset[: min(8, dataset.num_rows)]
     try:
         texts = pre.render(head, list(range(min(8, dataset.num_rows)))).texts
@@ -81,8 +92,10 @@ def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, l
     if dataset.num_rows == 0:  # Dataset.map skips the function on 0 rows and would return no meta columns
         mapped = Dataset.from_dict({name: [] for name in FEATURES}, features=FEATURES)
     else:
-        fp = fingerprint(dataset, pre)
-        _decide_backend(dataset, pre, fmt, load_from_cache_file, fp, num_proc)
+        identity = tokenizer_identity(pre.tokenizer)
+        fp = fingerprint(dataset, pre, identity)
+        serialized = identity[0] if getattr(pre.tokenizer, "backend_tokenizer", None) is not None else None
+        _decide_backend(dataset, pre, fmt, load_from_cache_file, fp, num_proc, serialized)
         mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc, fp)
     keep = user_columns(dataset.column_names, fmt, pre.options.column_map)
     if keep:  # the user's other columns (ids, sources, ...) ride along, zero-copy: one output row per input row

@@ -117,10 +117,12 @@ def _start_build(tokenizer, serialized: str) -> dict:
     return slot
 
 
-def _finished(tokenizer) -> bool:
+def _finished(tokenizer, serialized: str | None = None) -> bool:
     """Whether this process has a finished build for the tokenizer (then even a small dataset uses it); the
-    tokenizer is serialized for the key only when some build finished."""
-    return any("result" in slot for slot in _BUILT.values()) and "result" in _BUILT.get(_digest(_serialized(tokenizer)), {})
+    tokenizer is serialized for the key only when some build finished and ``serialized`` is not given."""
+    if not any("result" in slot for slot in _BUILT.values()):
+        return False
+    return "result" in _BUILT.get(_digest(serialized or _serialized(tokenizer)), {})
 
 
 def _forget_unfinished() -> None:
@@ -225,11 +227,9 @@ class Encoder:
         if self._choice is not None:
             return self._choice
         if self._slot is None:
-            if rows is not None and rows < FAST_MIN_ROWS and not _finished(self.tokenizer):
-                self._choice = Choice("hf", f"{SMALL_DATASET} ({rows} rows < {FAST_MIN_ROWS}): building fastokens would cost more than it saves")
-                _log(self._choice)
+            self.plan(rows)
+            if self._choice is not None:
                 return self._choice
-            self._slot = _start_build(self.tokenizer, _serialized(self.tokenizer))
         if wait:
             self._slot["thread"].join()
         if "result" not in self._slot:
@@ -241,6 +241,20 @@ class Encoder:
                 fast, choice = self._fall_back(reason)
         self._fast, self._choice = fast, choice
         return choice
+
+    def plan(self, rows: int | None, serialized: str | None = None) -> None:
+        """Before anything is encoded: with ``rows`` below :data:`FAST_MIN_ROWS` fix the HF backend (unless
+        this process already built fastokens for the tokenizer), else start the build. ``serialized`` is
+        the tokenizer's ``backend_tokenizer.to_str()`` when the caller already made it (it costs ~0.25 s
+        for Llama 3 and holds the GIL). Calling it first matters: the shape check of the first rows encodes
+        one text, and an undecided encoder would start the build for a small dataset there."""
+        if self._choice is not None or self._slot is not None:
+            return
+        if rows is not None and rows < FAST_MIN_ROWS and not _finished(self.tokenizer, serialized):
+            self._choice = Choice("hf", f"{SMALL_DATASET} ({rows} rows < {FAST_MIN_ROWS}): building fastokens would cost more than it saves")
+            _log(self._choice)
+            return
+        self._slot = _start_build(self.tokenizer, serialized or _serialized(self.tokenizer))
 
     def _fall_back(self, reason: str) -> tuple[None, Choice]:
         choice = Choice("hf", reason)

@@ -6,13 +6,16 @@ through the sandbox's ``getattr``, and two of its steps dominate a render:
 
 - ``message.role`` on a plain ``dict``: ``getattr(dict, "role")`` raises AttributeError (building the
   exception is the cost) before the sandbox falls back to ``message["role"]``;
-- ``loop.first`` and the like: the attribute is checked by ``is_safe_attribute`` on every access.
+- ``loop.first`` and the like: the value is tested for being ``str.format`` and the attribute checked by
+  ``is_safe_attribute`` on every access.
 
 :class:`VerdictSandbox` answers both exactly as the sandbox does, and defers to it everywhere else:
 
 - for an object whose type is exactly ``dict`` and a name that is not an attribute of ``dict`` (so the
   sandbox's own ``getattr(obj, name)`` must raise AttributeError), it subscripts at once, with the same
   undefined result when the key is missing;
+- on a ``LoopContext``, an attribute whose value is a plain int, bool, str or None (never a bound
+  ``str.format``) is returned once its verdict says it is safe;
 - ``is_safe_attribute`` verdicts are remembered per (exact type, name) for builtin data types and jinja's
   ``LoopContext``. For those types the verdict depends on nothing else: the sandbox's check reads the
   name, ``isinstance`` tests of the object (fixed by its exact type: builtins and ``LoopContext``
@@ -30,6 +33,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 _FIXED_TYPES = frozenset({str, dict, list, tuple, int, float, bool, type(None), LoopContext})
+_PLAIN_VALUES = frozenset({int, bool, str, type(None)})  # not a method: the sandbox's str.format wrap skips them
 
 
 class VerdictSandbox(ImmutableSandboxedEnvironment):
@@ -46,11 +50,19 @@ class VerdictSandbox(ImmutableSandboxedEnvironment):
     _verdicts: dict
 
     def getattr(self, obj, attribute):
-        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+        kind = type(obj)
+        if kind is dict and attribute not in _DICT_ATTRIBUTES:
             try:
                 return obj[attribute]
             except (TypeError, LookupError):
                 return self.undefined(obj=obj, name=attribute)
+        if kind is LoopContext:  # loop.first, loop.index0, ...: a plain value needs no str.format wrapping
+            try:
+                value = getattr(obj, attribute)
+            except AttributeError:
+                return super().getattr(obj, attribute)
+            if type(value) in _PLAIN_VALUES and self.is_safe_attribute(obj, attribute, value):
+                return value
         return super().getattr(obj, attribute)
 
     def is_safe_attribute(self, obj, attr, value) -> bool:

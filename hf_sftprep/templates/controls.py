@@ -20,9 +20,17 @@ def find_control_string(messages: list[dict], pattern: re.Pattern | None) -> tup
     """
     if pattern is None:
         return None
+    search = pattern.search
     for i, m in enumerate(messages):
         for field, value in m.items():
-            hit = _search(pattern, value) if field != "role" else None
+            if field == "role":
+                continue
+            if type(value) is str:  # most values: searched here, without the nested walk's call
+                found = search(value)
+                if found:
+                    return i, field, found.group()
+                continue
+            hit = _search(pattern, value)
             if hit:
                 return i, field, hit
     return None

@@ -86,4 +86,8 @@ def sandboxed_like(compiled, source: str):
     fast = env.overlay()
     fast.__class__ = VerdictSandbox
     fast._verdicts = {}
-    return fast.from_string(source)
+    template = fast.from_string(source)
+    # a ChainMap of the call's globals over the environment's; every render copies it into a dict, item by
+    # item through ChainMap's Python methods. The environment is this private copy, changed by no one.
+    template.globals = dict(template.globals)
+    return template

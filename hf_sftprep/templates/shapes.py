@@ -10,8 +10,8 @@ shape once against that reference (see :class:`ShapeVerifier` in ``verify.py``).
 Example:
     >>> split = added_token_splitter(tok)
     >>> key = shape_key([{"role": "user", "content": "hi"}, {"role": "assistant", "content": " yo"}], [False, True], None, split)
-    >>> key[0][1]   # role, trained, blank, leading whitespace, trailing whitespace
-    ('assistant', True, False, True, False)
+    >>> key[0][1]   # role, trained, blank, leading whitespace, trailing whitespace, empty
+    ('assistant', True, False, True, False, False)
 """
 
 from __future__ import annotations
@@ -48,10 +48,7 @@ def _shape_of(part: str) -> tuple[bool, bool, bool]:
 
 
 def _may_hold_token(text: str, split: re.Pattern) -> bool:
-    firsts = getattr(split, "_firsts", None)
-    if firsts is None:
-        return True
-    return any(c in text for c in firsts)
+    return split.may_hold(text) if isinstance(split, _Splitter) else True
 
 
 def _value_shape(value, split):
@@ -73,14 +70,14 @@ def _call_shape(call: Mapping) -> tuple:
 def shape_key(messages: list[dict], trained: list[bool], tools, split: re.Pattern | None) -> tuple:
     """A hashable key that is equal for two conversations exactly when their sentinel conversations are."""
     out = []
-    firsts = split._firsts if isinstance(split, _Splitter) else None
+    fast = split if isinstance(split, _Splitter) else None
+    may_hold = fast._first.search if fast is not None else None
     for m, t in zip(messages, trained):
         c = m.get("content")
         # the common message, role and plain text only, inline: this runs for every row
-        if len(m) == 2 and type(c) is str and firsts is not None and (
-            not any(f in c for f in firsts) or len(split.split(c)) == 1
-        ):
-            out.append((m["role"], t, c.isspace(), c[:1].isspace(), c[-1:].isspace()))
+        if may_hold is not None and len(m) == 2 and type(c) is str and (may_hold(c) is None or len(fast.split(c)) == 1):
+            # empty text is its own shape (no sentinel; a template may test it), as on the general path
+            out.append((m["role"], t, c.isspace(), c[:1].isspace(), c[-1:].isspace(), not c))
             continue
         fields = []
         for k in sorted(m):
@@ -207,6 +204,11 @@ class _Splitter:
     def __init__(self, source: str, tokens: set[str]):
         self._re = re.compile(source)
         self._firsts = frozenset(t[0] for t in tokens)
+        self._first = re.compile("[" + "".join(re.escape(c) for c in sorted(self._firsts)) + "]")
 
     def split(self, text: str) -> list[str]:
         return self._re.split(text)
+
+    def may_hold(self, text: str) -> bool:
+        """False when no token's first character occurs in ``text`` (then no token does): one C scan."""
+        return self._first.search(text) is not None

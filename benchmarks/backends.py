@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -25,59 +26,76 @@ from run import _tokenizer, measure  # noqa: E402
 METHODS = ["floor", "hf_sftprep_hf", "hf_sftprep", "trl"]
 HEADING = "## Tokenizer backends: fastokens vs HF"
 INTRO = """`python benchmarks/backends.py`: the same harness as `run.py` (a fresh subprocess per measurement with its own
-datasets cache, methods alternating within each repeat, the median shown), on the shared 2-core machine while
-other jobs ran (load average 3-8), so read the ratios, not the seconds; single runs spread by up to 2x.
-Methods on the same rows:
+datasets cache, variants alternating within each repeat, the median shown) on x86_64, 2 cores, CPU only; the
+load average before and after the run is printed below it, and single runs on this shared machine spread by
+up to 2x, so read the ratios, not the seconds. Methods on the same rows:
 
 - **floor**: render with the chat template + HF batch tokenize into int32 Arrow, no masking (`FloorMap`);
 - **hf_sftprep_hf**: `prepare(..., backend="hf")`, what users get without the `fast` extra;
-- **hf_sftprep**: `prepare()` with the default `backend="auto"`: fastokens, after its probe set and the first
-  rows gave the HF ids (its build, 1-7 s per tokenizer and process depending on load, is inside the timing);
+- **hf_sftprep**: `prepare()` with the default `backend="auto"`: from 10,000 rows, fastokens after its probe set
+  and the first rows gave the HF ids (its build, ~1.6 s for Llama 3 on an idle machine, is inside the timing);
+  below 10,000 rows the HF backend without the build;
 - **trl**: TRL 1.16 `SFTTrainer._prepare_dataset` with `assistant_only_loss=True` and TRL's `*_training.jinja`
   template for the tokenizer (trainer construction outside the timing).
 
-Ids and labels of the two backends are identical (`tests/test_fast_backend.py`). "speed vs X" is X's time over
-the method's time. `long` is the seed's shape: a ~2.5k-token system prompt on every row. Peak RSS is the
+Settings: `num_proc` 2 runs `Dataset.map` with two worker processes (`TOKENIZERS_PARALLELISM=false`, as
+`datasets` sets it for workers); "tokenizer threads 1" sets `RAYON_NUM_THREADS=1` (both tokenizer libraries
+are Rust with a rayon pool), "default" leaves the pool at one thread per core. Ids and labels of the two
+backends are identical (`tests/test_fast_backend.py`). "speed vs X" is X's time over the method's time, in the
+same configuration. `long` is the seed's shape: a ~2.5k-token system prompt on every row. Peak RSS is the
 worker's `ru_maxrss` plus its children's (the `num_proc` workers).
 """
 
 
 def plan(quick: bool, name: str = "main") -> list[tuple]:
-    """(tokenizer, shape, rows, methods, num_proc, repeats)"""
+    """(tokenizer, shape, rows, variants, repeats). A variant is a method name with optional suffixes:
+    ``:np2`` runs it with ``num_proc=2``, ``:t1`` with ``RAYON_NUM_THREADS=1`` (one tokenizer thread).
+    Variants of one entry alternate within each repeat."""
     if quick:
-        return [("llama3", "chat", 60, METHODS, None, 1)]
+        return [("llama3", "chat", 60, METHODS + ["hf_sftprep:np2", "hf_sftprep:t1"], 1)]
     if name == "threshold":  # where the fastokens build starts to pay for itself
-        return [("llama3", "chat", n, ["hf_sftprep_hf", "hf_sftprep"], None, 3) for n in (1000, 2000, 4000, 8000)]
+        return [("llama3", "chat", n, ["hf_sftprep_hf", "hf_sftprep"], 3) for n in (1000, 2000, 4000, 8000)]
     return [
-        ("llama3", "chat", 4000, METHODS, None, 2),
-        ("qwen2_5", "chat", 4000, METHODS, None, 2),
-        ("llama3", "chat", 20000, METHODS, None, 2),
-        ("qwen2_5", "chat", 20000, METHODS, None, 2),
-        ("llama3", "long", 1000, METHODS, None, 2),
-        ("llama3", "chat", 20000, ["floor", "hf_sftprep_hf", "hf_sftprep"], 2, 2),
-        ("llama3", "chat", 100000, ["hf_sftprep"], None, 1),
-        ("llama3", "chat", 100000, ["hf_sftprep"], 2, 1),
+        ("llama3", "chat", 4000, METHODS, 2),
+        ("qwen2_5", "chat", 4000, METHODS, 2),
+        ("llama3", "chat", 20000, METHODS, 2),
+        ("qwen2_5", "chat", 20000, METHODS, 2),
+        ("llama3", "long", 1000, METHODS, 2),
+        ("llama3", "long", 10000, ["floor", "hf_sftprep_hf", "hf_sftprep"], 1),
+        ("llama3", "chat", 20000, ["floor:t1", "hf_sftprep_hf:t1", "hf_sftprep:t1"], 2),
+        ("llama3", "chat", 20000, ["floor:np2", "hf_sftprep_hf:np2", "hf_sftprep:np2"], 2),
+        ("qwen2_5", "chat", 100000, ["hf_sftprep", "hf_sftprep:np2"], 2),
+        ("llama3", "chat", 100000, ["hf_sftprep", "hf_sftprep:np2"], 2),
     ]
+
+
+def _variant(name: str) -> tuple[str, int | None, str]:
+    """``method[:np2][:t1]`` -> (method, num_proc, threads)."""
+    method, *flags = name.split(":")
+    return method, 2 if "np2" in flags else None, "1" if "t1" in flags else "default"
 
 
 def driver(quick: bool, work: Path, name: str = "main", out: Path | None = None) -> list[dict]:
     tok_cache = work / "tokenizers"
     results = []
-    for tokenizer, shape, rows, methods, num_proc, repeats in plan(quick, name):
+    for tokenizer, shape, rows, variants, repeats in plan(quick, name):
         _tokenizer(tok_cache, tokenizer)
-        runs: dict[str, list] = {m: [] for m in methods}
+        runs: dict[str, list] = {v: [] for v in variants}
         for _ in range(repeats):
-            for m in methods:  # alternate so drift on the shared machine hits every method
-                runs[m].append(measure(m, shape, rows, num_proc, work, tok_cache, tokenizer))
-        for m in methods:
-            r = dict(runs[m][0])
-            r["seconds"] = statistics.median(x["seconds"] for x in runs[m])
-            r["all_seconds"] = [round(x["seconds"], 3) for x in runs[m]]
-            r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs[m])
+            for v in variants:  # alternate so drift on the shared machine hits every method
+                method, num_proc, threads = _variant(v)
+                env = {"RAYON_NUM_THREADS": "1"} if threads == "1" else None
+                runs[v].append(measure(method, shape, rows, num_proc, work, tok_cache, tokenizer, env=env))
+        for v in variants:
+            r = dict(runs[v][0])
+            r["threads"] = _variant(v)[2]
+            r["seconds"] = statistics.median(x["seconds"] for x in runs[v])
+            r["all_seconds"] = [round(x["seconds"], 3) for x in runs[v]]
+            r["peak_rss_mb"] = max(x["peak_rss_mb"] for x in runs[v])
             r["repeats"] = repeats
             results.append(r)
-            print(f"{tokenizer:8s} {shape:5s} {rows:6d} np={r['num_proc']} {m:14s} {r['seconds']:7.2f}s "
-                  f"rss={r['peak_rss_mb']:.0f}MB {r['all_seconds']}", flush=True)
+            print(f"{tokenizer:8s} {shape:5s} {rows:6d} np={r['num_proc']} t={r['threads']:7s} {r['method']:14s} "
+                  f"{r['seconds']:7.2f}s rss={r['peak_rss_mb']:.0f}MB {r['all_seconds']}", flush=True)
         if out is not None:  # after each configuration, so that a run stopped for time keeps what it measured
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(results, indent=1))
@@ -85,20 +103,23 @@ def driver(quick: bool, work: Path, name: str = "main", out: Path | None = None)
 
 
 def table(results: list[dict]) -> str:
-    by = {(r["tokenizer"], r["shape"], r["rows"], r["num_proc"], r["method"]): r for r in results}
-    lines = ["| tokenizer | shape | rows | num_proc | method | seconds | M tok/s | speed vs TRL | speed vs floor | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    key_of = lambda r: (r["tokenizer"], r["shape"], r["rows"], r["num_proc"], r.get("threads", "default"))  # noqa: E731
+    by = {key_of(r) + (r["method"],): r for r in results}
+    lines = ["| tokenizer | shape | rows | num_proc | tokenizer threads | method | seconds | M tok/s | speed vs TRL | "
+             "speed vs floor | peak RSS MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        key = (r["tokenizer"], r["shape"], r["rows"], r["num_proc"])
-        trl, floor = by.get(key + ("trl",)), by.get(key + ("floor",))
+        trl, floor = by.get(key_of(r) + ("trl",)), by.get(key_of(r) + ("floor",))
         vs = lambda ref: f"{ref['seconds'] / r['seconds']:.2f}×" if ref else "–"  # noqa: E731
-        lines.append(f"| {r['tokenizer']} | {r['shape']} | {r['rows']:,} | {r['num_proc']} | {r['method']} | "
-                     f"{r['seconds']:.2f} | {r['tokens'] / r['seconds'] / 1e6:.2f} | {vs(trl)} | {vs(floor)} | "
-                     f"{r['peak_rss_mb']:.0f} |")
-    scaling = [(k, by.get(k[:3] + (2, k[4])), r) for k, r in by.items() if k[3] == 1 and by.get(k[:3] + (2, k[4]))]
-    if scaling:
-        lines += ["", "| tokenizer | rows | method | num_proc=2 speed vs num_proc=1 |", "|---|---|---|---|"]
-        lines += [f"| {k[0]} | {k[2]:,} | {k[4]} | {one['seconds'] / two['seconds']:.2f}× |" for k, two, one in scaling]
+        lines.append(f"| {r['tokenizer']} | {r['shape']} | {r['rows']:,} | {r['num_proc']} | {r.get('threads', 'default')} | "
+                     f"{r['method']} | {r['seconds']:.2f} | {r['tokens'] / r['seconds'] / 1e6:.2f} | {vs(trl)} | "
+                     f"{vs(floor)} | {r['peak_rss_mb']:.0f} |")
+    pairs = [("num_proc=2 vs num_proc=1", lambda k: k[:3] + (2, "default") + k[5:]),
+             ("one tokenizer thread vs default threads", lambda k: k[:3] + (1, "1") + k[5:])]
+    for title, other in pairs:
+        rows = [(k, by[other(k)], r) for k, r in by.items() if k[3] == 1 and k[4] == "default" and other(k) in by]
+        if rows:
+            lines += ["", f"| tokenizer | rows | method | {title} (speed) |", "|---|---|---|---|"]
+            lines += [f"| {k[0]} | {k[2]:,} | {k[5]} | {one['seconds'] / alt['seconds']:.2f}× |" for k, alt, one in rows]
     return "\n".join(lines)
 
 
@@ -128,10 +149,18 @@ def main(argv=None) -> None:
     if args.render:
         results = json.loads(Path(args.out).read_text())
     else:
+        before = os.getloadavg()
         results = driver(args.quick, work, args.plan, Path(args.out))
+        load = {"before": [round(x, 2) for x in before], "after": [round(x, 2) for x in os.getloadavg()]}
+        Path(args.out).write_text(json.dumps({"load_average": load, "results": results}, indent=1))
+    if isinstance(results, dict):
+        load, results = results["load_average"], results["results"]
+    else:
+        load = None
     print(table(results))
     if args.doc and not args.quick and args.plan == "main":
-        write_section(Path(args.doc), HEADING + "\n\n" + INTRO + "\n" + table(results) + "\n")
+        where = f"\nLoad average (1, 5, 15 min) before the run: {load['before']}; after: {load['after']}.\n" if load else ""
+        write_section(Path(args.doc), HEADING + "\n\n" + INTRO + "\n" + table(results) + "\n" + where)
 
 
 if __name__ == "__main__":

@@ -32,3 +32,24 @@ def test_span_search_quick(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "span.json").read_text())
     assert result["tokens"] > 0 and result["speedup"] > 0
+
+
+def test_backends_variants_and_tables():
+    """benchmarks/backends.py: variant names, and ratios paired by row count, method and setting."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import backends
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    assert backends._variant("hf_sftprep") == ("hf_sftprep", None, "default")
+    assert backends._variant("floor:np2") == ("floor", 2, "default")
+    assert backends._variant("hf_sftprep_hf:t1") == ("hf_sftprep_hf", None, "1")
+    base = {"tokenizer": "llama3", "shape": "chat", "rows": 100, "tokens": 1000}
+    results = [dict(base, method="trl", num_proc=1, seconds=8.0), dict(base, method="floor", num_proc=1, seconds=4.0),
+               dict(base, method="hf_sftprep", num_proc=1, seconds=2.0),
+               dict(base, method="hf_sftprep", num_proc=2, seconds=1.0),
+               dict(base, method="hf_sftprep", num_proc=1, threads="1", seconds=2.5)]
+    text = backends.table([dict(r, peak_rss_mb=1.0) for r in results])
+    assert "| llama3 | chat | 100 | 1 | default | hf_sftprep | 2.00 | 0.00 | 4.00× | 2.00× | 1 |" in text
+    assert "| llama3 | 100 | hf_sftprep | 2.00× |" in text.split("num_proc=2 vs num_proc=1")[1]
+    assert "| llama3 | 100 | hf_sftprep | 0.80× |" in text.split("one tokenizer thread")[1]

@@ -10,8 +10,12 @@ apply_chat_template before timing:
 - **render_jinja_template**: transformers' function behind it, called directly (skips the tokenizer's wrapper);
 - **bare compiled render**: `compiled.render(messages=...)` with no input conversion at all: the fastest
   possible direct call, not faithful (it skips the None-key drop, the reasoning alias and the plain-data rebuild);
-- **Renderer**: `hf_sftprep.templates.render.Renderer`, what `prepare()` calls per row: the compiled template
-  with apply_chat_template's conversions done only where they change the input, its first 32 renders checked.
+- **bare render, VerdictSandbox**: the same bare call on the template compiled in `templates/sandbox.py`'s
+  `VerdictSandbox` (transformers' sandbox with plain-dict attributes and attribute verdicts answered without
+  the per-access cost): the sandbox change alone;
+- **Renderer**: `hf_sftprep.templates.render.Renderer`, what `prepare()` calls per row: the template in the
+  `VerdictSandbox`, apply_chat_template's conversions done only where they change the input, its first 32
+  renders checked.
 """
 
 from __future__ import annotations
@@ -30,17 +34,21 @@ def methods(tok) -> dict:
     from transformers.utils.chat_template_utils import _compile_jinja_template, render_jinja_template
 
     from hf_sftprep.templates.render import Renderer
+    from hf_sftprep.templates.sandbox import sandboxed_like
 
     template = tok.get_chat_template()
     compiled = _compile_jinja_template(template)
     specials = dict(tok.special_tokens_map)
     renderer = Renderer(tok)
+    verdict = sandboxed_like(compiled, template)
     return {
         "apply_chat_template": lambda m: tok.apply_chat_template(m, tokenize=False),
         "render_jinja_template": lambda m: render_jinja_template(
             conversations=[m], chat_template=template, **tok.special_tokens_map)[0][0],
         "bare compiled render": lambda m: compiled.render(messages=m, tools=None, documents=None,
                                                           add_generation_prompt=False, **specials),
+        "bare render, VerdictSandbox": lambda m: verdict.render(messages=m, tools=None, documents=None,
+                                                               add_generation_prompt=False, **specials),
         "Renderer": lambda m: renderer(m),
     }
 

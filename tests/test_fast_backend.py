@@ -282,3 +282,21 @@ def test_plan_reuses_the_callers_serialization(llama3, monkeypatch):
     small = Encoder(llama3)
     small.plan(10, serialized)  # a finished build for this tokenizer: even a small dataset uses it
     assert small.decide(["hi"]) == fast_backend.Choice("fastokens")
+
+
+def test_fastokens_replaces_the_piece_dedupe_with_its_segment_cache(llama3, monkeypatch):
+    """Seed-shaped rows: with fastokens the batch is encoded whole (its segment cache serves the repeated
+    system prompt, checked by the probe set with the cache on), with ids identical to the HF piece dedupe."""
+    from hf_sftprep.tokens import encode as encode_module
+
+    rows = [{"messages": [{"role": "system", "content": "You are careful. " * 300},
+                          {"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": f"answer {i}"}]}
+            for i in range(40)]
+    hf_ids_, hf_labels, _ = _prepared(llama3, rows, backend="hf")
+    monkeypatch.setattr(encode_module, "tokenize_pieced", lambda *a, **k: pytest.fail("the dedupe ran beside fastokens"))
+    fast_ids, fast_labels, report = _prepared(llama3, rows)
+    assert report.tokenizer_backend == "fastokens"
+    assert fast_ids == hf_ids_ and fast_labels == hf_labels
+    fast, _ = next(iter(fast_backend._BUILT.values()))["result"]
+    stats = fast.segment_cache_stats()
+    assert stats["max_bytes"] == fast_backend.SEGMENT_CACHE_BYTES and stats["hits"] > 0

@@ -61,7 +61,8 @@ class SFTPreprocessor:
             does at inference; "allow" tokenizes it as the template does (real control tokens).
         assistant_header, end_of_turn: override the probed generation prompt / closing token text.
         dedupe_pieces: tokenize each distinct text piece (between special tokens) once per batch,
-            when a probe shows the tokenizer is piece-independent; ids are identical either way.
+            when a probe shows the tokenizer is piece-independent and the HF backend encodes (fastokens
+            has its own segment cache); ids are identical either way.
         emit_meta: also emit the report columns (``drop_reason``, ...), keep dropped rows as empty
             placeholders and return an Arrow table (``prepare`` uses this to report, filter and re-attach
             the user's other columns). Without it a dict is returned, so that ``Dataset.map`` keeps every

@@ -1,7 +1,8 @@
 """The encoding stage: a batch's rendered texts -> flat ``int32`` ids and row offsets.
 
-One batched call: through the piece dedupe when the batch repeats pieces (system prompts, tool lists),
-else straight through the encoder. Rows under the 'split' policy are encoded by transformers' own
+One batched call: through the piece dedupe when the batch repeats pieces (system prompts, tool lists) and
+the HF backend encodes, else straight through the encoder (fastokens' own segment cache is faster than the
+dedupe, see ``SEGMENT_CACHE_BYTES`` in fast_backend.py). Rows under the 'split' policy are encoded by transformers' own
 control-token sanitizer instead, so their control strings stay plain text.
 """
 
@@ -39,7 +40,7 @@ def encode_batch(batch: Batch, tokenizer, encoder, split: re.Pattern | None) -> 
     texts = batch.texts
     if batch.sanitize:
         arr = _sanitized_ids(tokenizer, encoder, texts, batch.sanitize)
-    elif split is not None and worth_deduping(texts, split):
+    elif split is not None and not getattr(encoder, "fast", False) and worth_deduping(texts, split):
         arr, _ = tokenize_pieced(tokenizer, texts, split, encoder)
     else:
         arr = encode_ids(tokenizer, texts, encoder)

@@ -97,6 +97,12 @@ STILL_BUILDING = "the fast backend was still being built"
 # between the largest size measured where it lost and the smallest where it won; sizes between were not run.
 FAST_MIN_ROWS = 10_000
 SMALL_DATASET = "the dataset is small"
+# fastokens' own cache of the text segments between added tokens (system prompts, tool lists, headers repeat
+# across rows and batches). On 1,000 seed-shaped rows (a ~2.5k-token system prompt on each) whole texts
+# encoded in 0.010-0.012 s with it warm, 0.035-0.039 s without, and 0.043-0.068 s through the piece dedupe;
+# on 1,000 ordinary chats, cold, 0.054 s vs 0.048 s (ids identical in every case). So with fastokens the
+# piece dedupe is skipped (tokens/encode.py) and this cache does its job.
+SEGMENT_CACHE_BYTES = 64 << 20
 
 
 def _start_build(tokenizer, serialized: str) -> dict:
@@ -171,6 +177,8 @@ def _build(tokenizer, serialized: str) -> tuple[object, Choice]:
         return None, Choice("hf", "fastokens is not installed (pip install 'hf-sftprep[fast]')")
     try:
         fast = fastokens.Tokenizer.from_json_str(serialized)
+        if hasattr(fast, "enable_segment_cache"):  # before the probes, so that they check what will encode
+            fast.enable_segment_cache(SEGMENT_CACHE_BYTES)
         reason = _differs(fast, tokenizer, probe_texts(tokenizer))
     except Exception as err:  # noqa: BLE001 - an unsupported component is one of many exception types
         return None, Choice("hf", f"fastokens cannot load or encode this tokenizer: {type(err).__name__}: {err}"[:300])
@@ -279,6 +287,11 @@ class Encoder:
         except Exception as err:  # noqa: BLE001 - fastokens refuses text the HF tokenizer encodes (a byte it has no token for)
             self._fall_back(f"fastokens cannot encode a row the HF tokenizer encodes: {type(err).__name__}: {err}"[:300])
             return hf_ids(self.tokenizer, texts)
+
+    @property
+    def fast(self) -> bool:
+        """Whether batches now encode through fastokens (whose segment cache replaces the piece dedupe)."""
+        return self._fast is not None
 
     @property
     def choice(self) -> Choice | None:

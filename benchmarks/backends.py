@@ -54,7 +54,7 @@ def plan(quick: bool, name: str = "main") -> list[tuple]:
     if quick:
         return [("llama3", "chat", 60, METHODS + ["hf_sftprep:np2", "hf_sftprep:t1"], 1)]
     if name == "threshold":  # where the fastokens build starts to pay for itself
-        return [("llama3", "chat", n, ["hf_sftprep_hf", "hf_sftprep"], 3) for n in (1000, 2000, 4000, 8000)]
+        return [("llama3", "chat", n, ["hf_sftprep_hf", "hf_sftprep_build"], 3) for n in (1000, 2000, 4000, 8000, 12000)]
     return [
         ("llama3", "chat", 4000, METHODS, 2),
         ("qwen2_5", "chat", 4000, METHODS, 2),

@@ -40,6 +40,15 @@ def sftprep_hf(tok, num_proc=None):
     return lambda raw: prepare(raw, tok, num_proc=num_proc, load_from_cache_file=False, backend="hf")
 
 
+def sftprep_build(tok, num_proc=None):
+    """prepare() with the default backend and the size threshold off: fastokens is built at every size (to
+    measure where the build pays for itself)."""
+    from hf_sftprep.tokens import fast_backend
+
+    fast_backend.FAST_MIN_ROWS = 0
+    return lambda raw: prepare(raw, tok, num_proc=num_proc, load_from_cache_file=False)
+
+
 TRL_TEMPLATES = {"<|eot_id|>": "llama3_training", "<|im_end|>": "qwen2_5_training"}
 
 
@@ -92,4 +101,5 @@ def seed_collator_epoch(ids_rows: list[list[int]], header: list[int], end: int) 
     return trained
 
 
-METHODS = {"floor": floor, "hf_sftprep": sftprep, "hf_sftprep_hf": sftprep_hf, "hf_sftprep_plain": sftprep_plain, "trl": trl}
+METHODS = {"floor": floor, "hf_sftprep": sftprep, "hf_sftprep_hf": sftprep_hf, "hf_sftprep_plain": sftprep_plain,
+           "hf_sftprep_build": sftprep_build, "trl": trl}

@@ -148,3 +148,12 @@ def test_stats_for_splits(smollm, table):
         **LEGACY, "eot_truncated_rows": 1,
         "splits": {"train": train.to_dict(), "test": test.to_dict()},
     }
+
+
+def test_summary_leaves_out_the_size_choice_but_the_report_keeps_it():
+    """A small dataset encoding through HF is a size choice, not a refusal: info in the log, kept in the
+    report, not a summary line (as a build still running is not)."""
+    reason = "the dataset is small (202 rows < 10000): building fastokens would cost more than it saves"
+    report = PrepReport(tokenizer_backend="hf", tokenizer_backend_reason=reason)
+    assert "tokenizer backend" not in report.summary()
+    assert report.to_dict()["tokenizer_backend_reason"] == reason

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..tokens.fast_backend import STILL_BUILDING
+from ..tokens.fast_backend import SMALL_DATASET, STILL_BUILDING
 from ..tokens.masking import IGNORE_INDEX
 from .schema import SUMMED
 
@@ -82,9 +82,9 @@ class PrepReport:
             f"length p50/p90/p99/max: {lengths}; "
             f"rows whose end-of-turn was truncated: {self.end_of_turn_truncated_rows} "
             f"(rows that lost any trained token: {self.trained_truncated_rows})"
-            + (  # only when the fast backend was refused: why (not when it was merely still being built)
+            + (  # only when the fast backend was refused: why (not when it was still being built or skipped for size)
                 f"\ntokenizer backend: {self.tokenizer_backend} ({self.tokenizer_backend_reason})"
-                if self.tokenizer_backend_reason and not self.tokenizer_backend_reason.startswith(STILL_BUILDING)
+                if self.tokenizer_backend_reason and not self.tokenizer_backend_reason.startswith((STILL_BUILDING, SMALL_DATASET))
                 else ""
             )
             + (

@@ -146,6 +146,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
+    load = None
     if args.render:
         results = json.loads(Path(args.out).read_text())
     else:
@@ -153,10 +154,8 @@ def main(argv=None) -> None:
         results = driver(args.quick, work, args.plan, Path(args.out))
         load = {"before": [round(x, 2) for x in before], "after": [round(x, 2) for x in os.getloadavg()]}
         Path(args.out).write_text(json.dumps({"load_average": load, "results": results}, indent=1))
-    if isinstance(results, dict):
+    if isinstance(results, dict):  # written by this version: the results and the load average
         load, results = results["load_average"], results["results"]
-    else:
-        load = None
     print(table(results))
     if args.doc and not args.quick and args.plan == "main":
         where = f"\nLoad average (1, 5, 15 min) before the run: {load['before']}; after: {load['after']}.\n" if load else ""

@@ -26,7 +26,10 @@ def paragraphs() -> list[str]:
                 mod = importlib.import_module(name)
             except Exception:
                 continue
-        for obj in [mod, *(getattr(mod, a, None) for a in sorted(dir(mod))[:60])]:
+        # submodules are left out: which of them are attributes depends on what the process imported
+        # before (3,755 paragraphs in a bare interpreter, 3,764 after loading a tokenizer, when they counted)
+        names = [a for a in sorted(dir(mod)) if not inspect.ismodule(getattr(mod, a, None))][:60]
+        for obj in [mod, *(getattr(mod, a, None) for a in names)]:
             doc = inspect.getdoc(obj) if obj is not None else None
             if doc:
                 out += [p.strip() for p in doc.split("\n\n") if len(p.strip()) > 40]

@@ -93,8 +93,9 @@ STILL_BUILDING = "the fast backend was still being built"
 # of the time (a Python loop on the main thread ran at 17% of its speed while the build ran). prepare() on
 # Llama 3 chats, backend="hf" vs "auto" with the build, side by side (benchmarks/backends.py --plan
 # threshold, median of 3, load average 5-8 on 2 cores): 1k rows 1.43 s vs 2.80 s, 2k 3.13 vs 5.96,
-# 4k 8.93 vs 9.27, 8k 9.59 vs 11.13; at 20k the build wins (21.3 s vs 13.2 s, docs/benchmarks.md). 10k lies
-# between the largest size measured where it lost and the smallest where it won; sizes between were not run.
+# 4k 8.93 vs 9.27, 8k 9.59 vs 11.13; at 20k the build wins (21.3 s vs 13.2 s, docs/benchmarks.md). On an
+# idle machine (same plan, build forced): 4k 2.03 vs 2.62 s (HF wins), 8k 3.74 vs 3.01, 12k 4.68 vs 3.42 (the
+# build wins). 10k is above the break-even point of both.
 FAST_MIN_ROWS = 10_000
 SMALL_DATASET = "the dataset is small"
 # fastokens' own cache of the text segments between added tokens (system prompts, tool lists, headers repeat

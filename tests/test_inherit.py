@@ -80,3 +80,10 @@ def test_num_proc_2_matches_one_process_and_workers_do_not_unpickle(name, reques
     assert report_two.to_dict() == report_one.to_dict()
     assert not marker.exists(), "a worker unpickled the preprocessor instead of taking the forked one"
     assert not inherit._LIVE
+
+
+def test_what_plain_pickle_refuses_goes_through_dill():
+    """Dataset.map pickles functions with dill; the hand-over must not refuse what it accepted before."""
+    with inherited(lambda x: x + 1) as fn:
+        data = pickle.dumps(fn)
+    assert pickle.loads(data).fn(1) == 2  # the key is gone: restored from dill's bytes

@@ -45,7 +45,12 @@ class Inherited:
 
     def __reduce__(self):
         if self._payload is None:  # once per map, not once per job
-            self._payload = pickle.dumps(self.fn)
+            try:
+                self._payload = pickle.dumps(self.fn)
+            except Exception:  # noqa: BLE001 - what plain pickle refuses (a lambda inside), dill (datasets' pickler) takes
+                import dill
+
+                self._payload = dill.dumps(self.fn)
         return _restore, (self.key, self._payload)
 
 

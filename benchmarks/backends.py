@@ -39,8 +39,8 @@ up to 2x, so read the ratios, not the seconds. Methods on the same rows:
   template for the tokenizer (trainer construction outside the timing).
 
 Settings: `num_proc` 2 runs `Dataset.map` with two worker processes (`TOKENIZERS_PARALLELISM=false`, as
-`datasets` sets it for workers); "tokenizer threads 1" sets `RAYON_NUM_THREADS=1` (both tokenizer libraries
-are Rust with a rayon pool), "default" leaves the pool at one thread per core. Ids and labels of the two
+`datasets` sets it for workers); "tokenizer threads 1" sets `RAYON_NUM_THREADS=1` (the size of the HF tokenizers'
+Rust thread pool), "default" leaves it at one thread per core. Ids and labels of the two
 backends are identical (`tests/test_fast_backend.py`). "speed vs X" is X's time over the method's time, in the
 same configuration. `long` is the seed's shape: a ~2.5k-token system prompt on every row. Peak RSS is the
 worker's `ru_maxrss` plus its children's (the `num_proc` workers).

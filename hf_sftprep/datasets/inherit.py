@@ -16,10 +16,9 @@ unfingerprinted function through its pickle, and this pickle holds a per-process
 from __future__ import annotations
 
 import os
+import pickle
 import uuid
 from contextlib import contextmanager
-
-import pickle
 
 # key -> the live function, for the duration of one map (see :func:`inherited`)
 _LIVE: dict[str, object] = {}

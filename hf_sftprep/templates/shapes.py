@@ -199,12 +199,11 @@ def added_token_splitter(tokenizer) -> re.Pattern | None:
 
 
 class _Splitter:
-    """A compiled splitter plus the first characters of its tokens (a cheap test before the regex)."""
+    """A compiled splitter plus a character class of its tokens' first characters (a cheap test before it)."""
 
     def __init__(self, source: str, tokens: set[str]):
         self._re = re.compile(source)
-        self._firsts = frozenset(t[0] for t in tokens)
-        self._first = re.compile("[" + "".join(re.escape(c) for c in sorted(self._firsts)) + "]")
+        self._first = re.compile("[" + "".join(re.escape(c) for c in sorted({t[0] for t in tokens})) + "]")
 
     def split(self, text: str) -> list[str]:
         return self._re.split(text)

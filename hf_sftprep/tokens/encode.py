@@ -40,7 +40,7 @@ def encode_batch(batch: Batch, tokenizer, encoder, split: re.Pattern | None) -> 
     texts = batch.texts
     if batch.sanitize:
         arr = _sanitized_ids(tokenizer, encoder, texts, batch.sanitize)
-    elif split is not None and not getattr(encoder, "fast", False) and worth_deduping(texts, split):
+    elif split is not None and not encoder.fast and worth_deduping(texts, split):
         arr, _ = tokenize_pieced(tokenizer, texts, split, encoder)
     else:
         arr = encode_ids(tokenizer, texts, encoder)

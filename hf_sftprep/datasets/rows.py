@@ -60,15 +60,16 @@ class RowRenderer:
 
     def row(self, fmt: str, row: int, record: Mapping):
         """Text of one row; its per-turn trained flags (chat) or trained char spans (Stanford); the
-        normalized (messages, tools) when the 'split' policy must sanitize it (else None); and the number
-        of assistant turns whose reasoning the template did not render."""
+        normalized (messages, tools) when the 'split' policy must sanitize it (else None); the number
+        of assistant turns whose reasoning the template did not render; and the reference's own trained
+        character spans when the row's shape verdict does not cover it (else None)."""
         if self.stanford(fmt):
             prompt, output = stanford_prompt(row, record)
             pair = [{"role": "user", "content": prompt}, {"role": "assistant", "content": output}]
             self.check_specials(row, pair, chat=False)
             text = prompt + output + self.tokenizer.eos_token
             check_unicode(row, text, pair, None)
-            return text, [(len(prompt), len(text))], None, 0
+            return text, [(len(prompt), len(text))], None, 0, None
         if self.spec is None:
             raise SFTPrepError("chat records need a tokenizer with a chat_template; set tokenizer.chat_template.")
         conv = self.conversation(fmt, row, record)
@@ -76,22 +77,23 @@ class RowRenderer:
         flags = turn_flags(conv, self.spec.multi_block, row)
         text = self.render(conv.messages, row=row, tools=conv.tools)
         check_unicode(row, text, conv.messages, conv.tools)
-        if self.verifier is not None:
-            self._verify_shape(row, conv, flags)
+        spans = self._verify(row, conv, flags, text) if self.verifier is not None else None
         dropped = sum(1 for r in conv.reasoning if r and r.strip() not in text) if any(conv.reasoning) else 0
-        return text, flags, (conv.messages, conv.tools) if sanitize else None, dropped
+        return text, flags, (conv.messages, conv.tools) if sanitize else None, dropped, spans
 
-    def _verify_shape(self, row: int, conv, flags: list[bool]) -> None:
-        problem = self.verifier.check(conv.messages, conv.trained, flags, conv.tools)
-        if problem is not None:
-            roles = ", ".join(str(m.get("role")) for m in conv.messages)
-            raise RowError(
-                row,
-                "unverified_shape",
-                f"for a conversation of this shape (roles {roles}) {problem}, so the row is refused rather than "
-                f"mislabelled (template structure: {self.spec.describe()}). Pass assistant_header=... and "
-                "end_of_turn=... matching the template, or drop such rows with on_invalid='drop'.",
-            )
+    def _verify(self, row: int, conv, flags: list[bool], text: str):
+        """None (the labelling path is vouched for), or the reference's own trained spans of ``text``."""
+        problem = self.verifier.check_row(conv.messages, conv.trained, flags, conv.tools, text)
+        if problem is None or isinstance(problem, list):
+            return problem
+        roles = ", ".join(str(m.get("role")) for m in conv.messages)
+        raise RowError(
+            row,
+            "unverified_shape",
+            f"for a conversation of this shape (roles {roles}) {problem}, so the row is refused rather than "
+            f"mislabelled (template structure: {self.spec.describe()}). Pass assistant_header=... and "
+            "end_of_turn=... matching the template, or drop such rows with on_invalid='drop'.",
+        )
 
     def prompt(self, fmt: str, row: int, record: Mapping):
         """A generation prompt: (text up to the last trained answer's header, that answer, and (messages,
@@ -116,12 +118,14 @@ def render_rows(batch: Batch, records: Mapping[str, list], fmt: str, renderer: R
     for i, row in enumerate(batch.rows):
         record = {c: records[c][i] for c in columns}
         try:
-            text, target, messages, n_lost = renderer.row(fmt, row, record)
+            text, target, messages, n_lost, spans = renderer.row(fmt, row, record)
         except RowError as err:
             batch.refuse(i, err)
             continue
         if messages is not None:
             batch.sanitize[len(batch.texts)] = messages
+        if spans is not None:
+            batch.regions[len(batch.texts)] = spans
         batch.texts.append(text)
         batch.targets.append(target)
         batch.kept.append(i)

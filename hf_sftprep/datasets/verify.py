@@ -15,12 +15,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..tokens.masking import char_span_mask
+from ..templates.branching import text_reads
 from ..templates.reference import conversation_openers, reference_regions
 from ..templates.render import quiet_renderer
-from ..templates.shapes import sentinel_conversation, shape_key
+from ..templates.row_reference import row_regions
+from ..templates.shapes import put_back, sentinel_conversation, shape_key, text_sentinels
+from ..tokens.exact import special_token_ends
+from ..tokens.masking import char_span_mask
 
 Label = Callable[[str, list[bool]], "tuple[np.ndarray, np.ndarray] | None"]
+Spans = list[tuple[int, int]]
 _MAX_SHAPES = 20_000  # verdicts kept per process; past that, shapes are still checked, not cached
 
 
@@ -42,6 +46,33 @@ class ShapeVerifier:
         self.verdicts: dict[tuple, str | None] = {}
         self.special_ids = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
         self.openers = conversation_openers(quiet_renderer(render), pattern, "zq0x")
+        # where the template reads message text (tests, splits, ...): then a shape's sentinel verdict
+        # holds for a row only if the row renders as its sentinels do, which each row is checked for
+        self.reads = text_reads(getattr(tokenizer, "chat_template", None) or "")
+
+    def check_row(self, messages: list[dict], trained: list[bool], flags: list[bool], tools, text: str) -> Spans | str | None:
+        """None: the labelling path labels this row as the reference does. Spans: the reference's own
+        trained character spans of ``text``, for a row its shape's verdict does not cover (the shape
+        differs, or the template read the row's text differently from the sentinels'). A string: the row
+        cannot be attributed, in words."""
+        verdict = self.check(messages, trained, flags, tools)
+        if verdict is None and (not self.reads or self._renders_like_sentinels(messages, tools, text)):
+            return None
+        ref = row_regions(quiet_renderer(self.render, tools), messages, [bool(t) and m.get("role") == "assistant"
+                          for m, t in zip(messages, trained)], self.pattern, self.split, self.openers, self.last)
+        if ref is not None and ref[0] == text:
+            return ref[1]
+        return verdict or ("the template renders this row's text differently from its shape's (it reads the "
+                           f"text: {'; '.join(self.reads[:3])}) and the row's own prefix renderings cannot be "
+                           "attributed to its messages")
+
+    def _renders_like_sentinels(self, messages: list[dict], tools, text: str) -> bool:
+        msgs, texts = text_sentinels(messages, self.split)
+        try:
+            rendered = self.render(msgs, False, tools=tools)
+        except Exception:  # noqa: BLE001 - a template that refuses the sentinel text: check the row itself
+            return False
+        return put_back(rendered, texts) == text
 
     def check(self, messages: list[dict], trained: list[bool], flags: list[bool], tools) -> str | None:
         key = shape_key(messages, trained, tools, self.split)
@@ -72,25 +103,13 @@ class ShapeVerifier:
         offs = np.asarray(enc["offset_mapping"], dtype=np.int64).reshape(-1, 2)
         starts = np.array([regions[j][0] for j in chosen], np.int64)
         stops = np.array([regions[j][1] for j in chosen], np.int64)
-        expected = char_span_mask(offs[:, 0], _ends(text, offs, ids, self.special_ids), starts, stops)
+        expected = char_span_mask(offs[:, 0], special_token_ends(text, offs, ids, self.special_ids), starts, stops)
         if np.array_equal(expected, mask):
             return None
         return (
             f"the learned turn structure trains {_show(self.tokenizer, ids, mask)} where rendering each "
             f"assistant message's prefix trains {_show(self.tokenizer, ids, expected)}"
         )
-
-
-def _ends(text: str, offs: np.ndarray, ids: np.ndarray, special: set[int]) -> np.ndarray:
-    """Token ends, with the whitespace a special token swallows (``rstrip=True``, Phi-3's ``<|end|>``)
-    not counted as its own: the token is the closing, the newline is not."""
-    ends = offs[:, 1].copy()
-    for k in np.flatnonzero(np.isin(ids, list(special))) if special else ():
-        a, b = int(offs[k, 0]), int(offs[k, 1])
-        while b > a + 1 and text[b - 1].isspace():
-            b -= 1
-        ends[k] = b
-    return ends
 
 
 def _show(tokenizer, ids: np.ndarray, mask: np.ndarray, limit: int = 160) -> str:

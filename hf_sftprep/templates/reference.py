@@ -109,13 +109,41 @@ def reference_regions(
         return None
     for j, (a, b) in regions.items():
         inside = full[a:b]
+        for own in sorted(anchors[j], key=len, reverse=True):  # a real text may hold a shorter one's words
+            inside = inside.replace(own, "\0")
         if any(s in inside for k, group in enumerate(anchors) if k != j for s in group):
             return None
     return full, regions
 
 
+def generation_prompt(render: Render, probe: str = "zq0g") -> str:
+    """What ``add_generation_prompt=True`` appends to a one-user-message rendering ("" when the template
+    never reads the flag, or appends something that is not a continuation).
+
+    Example:
+        >>> from hf_sftprep.templates.render import Renderer, quiet_renderer
+        >>> generation_prompt(quiet_renderer(Renderer(tok)))
+        '<|im_start|>assistant\\n'
+    """
+    user = [{"role": "user", "content": probe}]
+    plain, prompted = render(user, False), render(user, True)
+    if plain is None or prompted is None or not prompted.startswith(plain):
+        return ""
+    return prompted[len(plain) :]
+
+
+def _first_start(render, full: str, own: tuple[int, int], pattern) -> int:
+    """Where the model starts generating a conversation's first message, an answer (a later part of a
+    split chat). ``messages[:0]`` cannot be rendered (transformers refuses an empty conversation), so
+    the prefix is the rendering before the answer, up to the end of the generation prompt's last
+    occurrence there; without one, the answer's own first character."""
+    prompt = generation_prompt(render)
+    at = full.rfind(prompt, 0, own[0]) if prompt else -1
+    return _off_special(full, at + len(prompt) if at >= 0 else own[0], pattern)
+
+
 def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, int] | None:
-    before = render(messages[:j], True)
+    before = render(messages[:j], True) if j else ""
     as_last = render(messages[: j + 1], False)
     if before is None or as_last is None:
         return None
@@ -133,9 +161,14 @@ def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, 
             return None
         p_before += len(sentinel)
     limit = own[0] if own else len(full)
-    agree = min(common_prefix_len(full, before[p_before:], p_full), limit - p_full)
-    start = _off_special(full, p_full + agree, pattern)
-    rest = before[p_before + agree :]
+    if j == 0:
+        if own is None:
+            return None
+        start, rest = _first_start(render, full, own, pattern), ""
+    else:
+        agree = min(common_prefix_len(full, before[p_before:], p_full), limit - p_full)
+        start = _off_special(full, p_full + agree, pattern)
+        rest = before[p_before + agree :]
     if rest and pattern is not None:
         # the prefix rendering goes on past the point where the texts part (a tool block whose closing is
         # written differently when an answer follows): the answer starts after the longest special-led

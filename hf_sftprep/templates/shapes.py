@@ -211,3 +211,47 @@ class _Splitter:
     def may_hold(self, text: str) -> bool:
         """False when no token's first character occurs in ``text`` (then no token does): one C scan."""
         return self._first.search(text) is not None
+
+
+_SENTINEL = re.compile(r"zq\d+x")
+
+
+def text_sentinels(messages: list[dict], split: re.Pattern | None) -> tuple[list[dict], dict[str, str]]:
+    """``(messages, texts)``: the conversation with only its text pieces replaced by sentinels (tools, tool
+    calls and ids kept), and each sentinel's own text. Rendering it and putting the texts back gives the
+    row's rendering exactly when the template treats the row's text as it treats the sentinels.
+
+    Example:
+        >>> text_sentinels([{"role": "user", "content": " hi /no_think"}], None)
+        ([{'role': 'user', 'content': ' zq1x'}], {'zq1x': 'hi /no_think'})
+    """
+    make = _Sentinels()
+    texts: dict[str, str] = {}
+    out = []
+    for m in messages:
+        new = dict(m)
+        for k in _TEXT_KEYS:
+            v = m.get(k)
+            if not isinstance(v, str) or (k != "reasoning_content" and v == m.get("reasoning_content")):
+                continue
+            parts = split.split(v) if split is not None else [v]
+            for n, part in enumerate(parts):
+                lead, core, trail = _edges(part)
+                if n % 2 == 0 and core:
+                    s = make()
+                    texts[s] = core
+                    parts[n] = lead + s + trail
+            new[k] = "".join(parts)
+        for k in ("thinking", "reasoning"):  # aliases of reasoning_content stay aliases
+            if isinstance(m.get(k), str) and m.get(k) == m.get("reasoning_content"):
+                new[k] = new["reasoning_content"]
+        out.append(new)
+    return out, texts
+
+
+def put_back(rendered: str, texts: dict[str, str]) -> str | None:
+    """``rendered`` with every sentinel replaced by its text; None when it holds one that is not ours."""
+    try:
+        return _SENTINEL.sub(lambda m: texts[m.group()], rendered)
+    except KeyError:
+        return None

@@ -35,6 +35,8 @@ def label_chat(batch: Batch, search: TurnSearch | None, tokenizer, spec, last: b
     batch.trained = np.zeros(len(flat), dtype=bool)
     if spec.token_search and len(flat):
         exact, batch.trained = search(flat, offsets, batch.targets, last)
+    if batch.regions:
+        exact[list(batch.regions)] = True  # labelled from the reference's character spans
     for k in [int(b) for b in np.flatnonzero(exact) if int(b) in batch.sanitize]:
         exact[k] = False  # sanitized ids do not follow the rendered text: no offsets path for them
         batch.refuse_kept(k, RowError(

@@ -73,6 +73,7 @@ class PrepOptions:
     emit_meta: bool = False
     dedupe_pieces: bool = True
     backend: Backend = "auto"
+    features: object = None  # the input's datasets.Features: which nested nulls are the user's
 
     def __post_init__(self):
         for name, kind in (

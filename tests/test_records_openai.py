@@ -253,7 +253,9 @@ def test_bad_tool_call(message, pattern):
 def test_tools():
     assert conv([USER, ANSWER], tools=[WEATHER, SEARCH]).tools == [WEATHER, SEARCH]
     assert conv([USER, ANSWER], tools=json.dumps([WEATHER])).tools == [WEATHER]
-    assert conv([USER, ANSWER], tools=[]).tools is None
+    # tools=[] is passed on as []: apply_chat_template does, and a template may test `tools is not none`
+    assert conv([USER, ANSWER], tools=[]).tools == []
+    assert conv([USER, ANSWER], tools="[]").tools == []
     assert conv([USER, ANSWER], tools="").tools is None
     assert conv([USER, ANSWER], tools=None, parallel_tool_calls=True).tools is None
     assert conv([USER, ANSWER], functions=[WEATHER["function"]]).tools == [WEATHER]

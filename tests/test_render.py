@@ -212,8 +212,11 @@ def test_checked_only_on_the_first_renders(llama3, monkeypatch):
     real = render_module.render
     monkeypatch.setattr(render_module, "render", lambda *a, **k: calls.append(1) or real(*a, **k))
     renderer = Renderer(llama3)
+    for i in range(10):  # probe and shape-check renders (no row) leave the budget to the dataset's rows
+        renderer([{"role": "user", "content": f"p{i}"}, {"role": "assistant", "content": "a"}])
+    assert calls == [] and renderer.checked == 0
     for i in range(CHECKED_RENDERS + 10):
-        renderer([{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}])
+        renderer([{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}], row=i)
     assert len(calls) == CHECKED_RENDERS and renderer.fallback_reason is None
 
 

@@ -1,7 +1,7 @@
 """Named chat templates (a dict ``chat_template``: ``default``, ``tool_use``, ``rag``), row by row.
 
-transformers renders a conversation with ``tool_use`` when ``tools`` are given and the tokenizer has
-one, else with ``default``. Each template a row can pick is probed on its own, each row is prepared
+transformers renders a conversation with ``tool_use`` when ``tools`` are given (``tools is not None``:
+an empty list counts) and the tokenizer has one, else with ``default``. Each template a row can pick is probed on its own, each row is prepared
 by the preprocessor of the template transformers would pick for it, and the batch is put back
 together in the input order, so ids equal ``apply_chat_template(messages, tools=tools)``.
 
@@ -54,7 +54,7 @@ def route_rows(outer, batch: Mapping[str, list], rows: list[int], fmt: str) -> d
         try:
             record = {c: batch[c][i] for c in columns}
             conv = to_conversation(fmt, row, record, role_map=options.role_map, column_map=options.column_map)
-            has_tools = bool(conv.tools)
+            has_tools = conv.tools is not None  # transformers picks tool_use for tools=[] too
         except RowError:
             has_tools = False  # the chosen preprocessor reports the same error for the row
         groups.setdefault(pick_template(outer.templates, has_tools), []).append(i)

@@ -10,6 +10,11 @@ import numpy as np
 from datasets import Dataset, DatasetDict, concatenate_datasets, Features, IterableDataset
 from datasets.fingerprint import Hasher
 
+try:  # datasets 5 stores nested dicts of differing keys as written
+    from datasets import Json
+except ImportError:  # older datasets unify them into structs
+    Json = None
+
 from .._version import __version__
 from ..errors import RowError, SFTPrepError
 from ..records.detect import detect_format
@@ -28,8 +33,30 @@ def tokenizer_identity(tokenizer) -> list:
         getattr(tokenizer, "chat_template", None),
         tokenizer.bos_token,
         tokenizer.eos_token,
+        # every special-token variable a template can read (pad_token, unk_token, additional ones)
+        repr(sorted((k, str(v)) for k, v in tokenizer.special_tokens_map.items())),
         type(tokenizer).__name__,
     ]
+
+
+def null_features(dataset) -> Features | dict | None:
+    """The features that tell which nested nulls of ``dataset`` are the user's (SFTPreprocessor's ``features``).
+
+    datasets 5's JSON loader types nested dicts whose keys differ as ``Json`` (stored as written) and keeps
+    a struct type only where every record had the same keys, so none of its nulls were added by Arrow:
+    all are the user's. Elsewhere (``Dataset.from_list``, Parquet) a struct column's nulls may be Arrow's.
+
+    Example:
+        >>> null_features(Dataset.from_list([{"a": {"b": None}}]))
+        {'a': {'b': Value('null')}}
+    """
+    features = getattr(dataset, "features", None)
+    if features is None:
+        return None
+    info = getattr(dataset, "info", None)
+    if getattr(info, "builder_name", None) == "json" and Json is not None:
+        return {column: Json() for column in features}
+    return dict(features)
 
 
 def fingerprint(dataset: Dataset, pre: SFTPreprocessor, identity: list | None = None) -> str:
@@ -185,6 +212,8 @@ def prepare(
             )
         pre = SFTPreprocessor(tokenizer, max_length=max_length, emit_meta=True, **options)
         return _prepare_stream(dataset, pre, batch_size)
+    first = next(iter(dataset.values()), None) if isinstance(dataset, DatasetDict) else dataset
+    options.setdefault("features", null_features(first))
     pre = SFTPreprocessor(tokenizer, max_length=max_length, emit_meta=True, **options)
     if isinstance(dataset, DatasetDict):
         results = {

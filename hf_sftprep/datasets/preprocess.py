@@ -63,6 +63,10 @@ class SFTPreprocessor:
         dedupe_pieces: tokenize each distinct text piece (between special tokens) once per batch,
             when a probe shows the tokenizer is piece-independent and the HF backend encodes (fastokens
             has its own segment cache); ids are identical either way.
+        features: the input dataset's ``Features`` (``prepare()`` passes them). Nested ``None`` values
+            under a ``Json`` feature are the user's and are rendered, as ``apply_chat_template`` renders
+            them (``"default": null`` in a tool schema, a null argument); in struct columns Arrow may have
+            added them, so they are dropped. Without features every nested ``None`` is dropped.
         emit_meta: also emit the report columns (``drop_reason``, ...), keep dropped rows as empty
             placeholders and return an Arrow table (``prepare`` uses this to report, filter and re-attach
             the user's other columns). Without it a dict is returned, so that ``Dataset.map`` keeps every
@@ -94,6 +98,7 @@ class SFTPreprocessor:
         emit_meta: bool = False,
         dedupe_pieces: bool = True,
         backend: Backend = "auto",
+        features=None,
     ):
         has_template = bool(getattr(tokenizer, "chat_template", None))
         self.options = options = PrepOptions(
@@ -103,6 +108,7 @@ class SFTPreprocessor:
             max_length_strategy=max_length_strategy, on_invalid=on_invalid,
             special_tokens_in_content=special_tokens_in_content, assistant_header=assistant_header,
             end_of_turn=end_of_turn, emit_meta=emit_meta, dedupe_pieces=dedupe_pieces, backend=backend,
+            features=features,
         )
         if options.alpaca_prompt == "stanford" and not tokenizer.eos_token:
             raise SFTPrepError("alpaca_prompt='stanford' appends the EOS token, but the tokenizer has none; set tokenizer.eos_token.")

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from ..errors import RowError, SFTPrepError
 from ..options import PrepOptions
 from ..records.alpaca import stanford_prompt
+from ..records.clean import needs_pruning, prune_by_features
 from ..records.dispatch import to_conversation, turn_flags
 from ..templates.controls import adapt_tool_calls
 from ..templates.policy import check_renderable, check_specials, check_unicode
@@ -34,6 +35,9 @@ class RowRenderer:
     def __init__(self, tokenizer, options: PrepOptions, spec, specials, render: Renderer | None, verifier=None):
         self.tokenizer, self.options, self.spec, self.specials = tokenizer, options, spec, specials
         self.render, self.verifier = render, verifier
+        features = options.features
+        # the columns whose nested nulls may be Arrow's (struct columns); below Json ones they are the user's
+        self.prune = {c: f for c, f in features.items() if needs_pruning(f)} if features is not None else None
 
     def stanford(self, fmt: str) -> bool:
         return fmt == "alpaca" and self.options.alpaca_prompt == "stanford"
@@ -44,6 +48,8 @@ class RowRenderer:
     def conversation(self, fmt: str, row: int, record: Mapping):
         """The normalized Conversation of one record, checked against what the template can render."""
         spec = self.spec
+        if self.prune:
+            record = {c: prune_by_features(v, self.prune[c]) if c in self.prune else v for c, v in record.items()}
         conv = to_conversation(
             fmt,
             row,
@@ -51,6 +57,7 @@ class RowRenderer:
             role_map=self.options.role_map,
             column_map=self.options.column_map,
             keep_developer=spec is not None and spec.keeps_developer,
+            keep_nulls=self.prune is not None,
         )
         if spec is not None and (spec.null_tool_content or spec.text_arguments):
             adapt_tool_calls(conv.messages, spec)

@@ -17,8 +17,10 @@ def to_conversation(
     role_map: Mapping[str, str] | None = None,
     column_map: Mapping[str, str] | None = None,
     keep_developer: bool = False,
+    keep_nulls: bool = False,
 ) -> Conversation:
     """Normalize one row of the given format (a name in ``FORMATS``, or "mapped" for ``column_map``).
+    ``keep_nulls``: the record's nested ``None`` values are the user's (see ``records/clean.py``).
 
     Example:
         >>> to_conversation("alpaca", 0, {"instruction": "Add", "input": "1+1", "output": "2"}).messages
@@ -29,7 +31,7 @@ def to_conversation(
     if fmt not in FORMATS:
         expected = ", ".join(FORMATS)
         raise RowError(row, "bad_format", f"unknown record format {fmt!r}; expected {expected} or mapped.")
-    return FORMATS[fmt].convert(row, record, role_map, keep_developer)
+    return FORMATS[fmt].convert(row, record, role_map, keep_developer, keep_nulls)
 
 
 def turn_flags(conv: Conversation, multi_block: bool, row: int) -> list[bool]:

@@ -47,7 +47,7 @@ class RecordFormat:
     required: tuple[str, ...]
     expected: str
     summary: str
-    convert: Callable[[int, Mapping, Mapping[str, str] | None, bool], Conversation]
+    convert: Callable[[int, Mapping, Mapping[str, str] | None, bool, bool], Conversation]
     chat: ChatLayout | None = None
     features_match: Callable[[Mapping | None], bool] | None = None
 
@@ -61,12 +61,14 @@ def plain_conversation(messages: list[dict]) -> Conversation:
     return Conversation(messages, None, [m["role"] == "assistant" for m in messages], [None] * len(messages))
 
 
-def _sharegpt(row: int, record: Mapping, role_map: Mapping[str, str] | None, keep_developer: bool) -> Conversation:
+def _sharegpt(row: int, record: Mapping, role_map: Mapping[str, str] | None, keep_developer: bool,
+              keep_nulls: bool = False) -> Conversation:
     # an OpenAI record once converted, so it is normalized like one
-    return openai_conversation(row, sharegpt_record(row, record, role_map), None, keep_developer)
+    return openai_conversation(row, sharegpt_record(row, record, role_map), None, keep_developer, keep_nulls)
 
 
-def _alpaca(row: int, record: Mapping, role_map: Mapping[str, str] | None, keep_developer: bool) -> Conversation:
+def _alpaca(row: int, record: Mapping, role_map: Mapping[str, str] | None, keep_developer: bool,
+            keep_nulls: bool = False) -> Conversation:
     return plain_conversation(alpaca_messages(row, record))
 
 

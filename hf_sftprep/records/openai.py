@@ -46,7 +46,7 @@ class Conversation:
     reasoning: list[str | None]
 
 
-def _clean(row: int | None, i: int, message: object) -> dict:
+def _clean(row: int | None, i: int, message: object, keep_nulls: bool = False) -> dict:
     if not isinstance(message, Mapping):
         raise RowError(
             row,
@@ -55,6 +55,8 @@ def _clean(row: int | None, i: int, message: object) -> dict:
             "Fix the record or drop it with on_invalid='drop'.",
         )
     # strings are by far the most common values; skip the recursive walk for them (plain rows stay fast)
+    if keep_nulls:  # nested nulls are the user's (see records/clean.py); top-level ones apply_chat_template drops too
+        return {k: v for k, v in message.items() if v is not None}
     return {k: v if type(v) is str else drop_none(v) for k, v in message.items() if v is not None}
 
 
@@ -212,11 +214,14 @@ def openai_conversation(
     record: Mapping,
     role_map: Mapping[str, str] | None = None,
     keep_developer: bool = False,
+    keep_nulls: bool = False,
 ) -> Conversation:
     """Validate one OpenAI-format record and return its template-ready messages and tools.
 
     ``role_map`` renames roles first; ``developer`` becomes ``system`` unless ``keep_developer``;
-    the legacy role ``function`` becomes ``tool``. Keys with ``None`` values (added by Arrow) are dropped.
+    the legacy role ``function`` becomes ``tool``. Message keys with ``None`` values are dropped (as
+    ``apply_chat_template`` drops them); nested ``None`` values are dropped too (Arrow may have added
+    them) unless ``keep_nulls`` says the caller already removed those (:func:`.clean.prune_by_features`).
 
     Example:
         >>> conv = openai_conversation(0, {"messages": [
@@ -251,7 +256,7 @@ def openai_conversation(
                 trained.append(role == "assistant")
                 reasoning.append(None)
                 continue
-        message = _clean(row, i, message)
+        message = _clean(row, i, message, keep_nulls)
         role = _role(row, i, message, role_map, keep_developer)
         content = message.get("content")
         if len(message) == 2 and type(content) is str and (role != "assistant" or content.strip()):
@@ -270,7 +275,7 @@ def openai_conversation(
     if error is not None:
         raise error
     has_tools = record.get("tools") is not None or record.get("functions") is not None
-    return Conversation(messages, record_tools(row, record) if has_tools else None, trained, reasoning)
+    return Conversation(messages, record_tools(row, record, keep_nulls) if has_tools else None, trained, reasoning)
 
 
 def openai_messages(row: int | None, messages: object, role_map: Mapping[str, str] | None = None) -> list[dict]:

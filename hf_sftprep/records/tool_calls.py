@@ -113,13 +113,13 @@ def _parse_json(row: int | None, reason: str, field: str, text: str) -> object:
         ) from None
 
 
-def _schema_list(row: int | None, field: str, value: object, shape: str) -> list | None:
+def _schema_list(row: int | None, field: str, value: object, shape: str, keep_nulls: bool) -> list | None:
     if isinstance(value, str):
         value = _parse_json(row, "bad_tools", field, value) if value.strip() else None
-    elif isinstance(value, list):
+    elif isinstance(value, list) and not keep_nulls:
         value = drop_none(value)
     if value is None or value == []:
-        return None
+        return value  # [] stays []: apply_chat_template passes tools=[] on, and templates may test `is not none`
     bad = next((j for j, t in enumerate(value) if not isinstance(t, dict)), None) if isinstance(value, list) else -1
     if bad is not None:
         found = _found(value) if bad < 0 else f"a list whose item {bad} is {_found(value[bad])}"
@@ -132,21 +132,22 @@ def _schema_list(row: int | None, field: str, value: object, shape: str) -> list
     return value
 
 
-def record_tools(row: int | None, record: Mapping) -> list[dict] | None:
+def record_tools(row: int | None, record: Mapping, keep_nulls: bool = False) -> list[dict] | None:
     """The tool schemas of one record: ``tools`` (a list or a JSON string), else legacy ``functions``.
 
-    ``None`` values are dropped from a list (Arrow adds them) but not from a JSON string (its writer
-    meant them). An empty list or a blank string means no tools, so the template renders its
-    tool-free system prompt.
+    ``None`` values are dropped from a list (Arrow may have added them) unless ``keep_nulls`` (the caller
+    removed those already), and never from a JSON string (its writer meant them). A blank string means no
+    tools (None); an empty list stays ``[]``, as ``apply_chat_template(..., tools=[])`` receives it.
 
     Example:
         >>> record_tools(0, {"functions": [{"name": "f", "parameters": {}}]})
         [{'type': 'function', 'function': {'name': 'f', 'parameters': {}}}]
     """
-    tools = _schema_list(row, "field 'tools'", record.get("tools"), "tool schemas " + TOOL_SHAPE)
+    tools = _schema_list(row, "field 'tools'", record.get("tools"), "tool schemas " + TOOL_SHAPE, keep_nulls)
     if tools is not None:
         return tools
-    functions = _schema_list(row, "field 'functions'", record.get("functions"), "function schemas " + FUNCTION_SHAPE)
-    if functions is None:
-        return None
+    functions = _schema_list(row, "field 'functions'", record.get("functions"), "function schemas " + FUNCTION_SHAPE,
+                             keep_nulls)
+    if not functions:
+        return functions
     return [{"type": "function", "function": schema} for schema in functions]

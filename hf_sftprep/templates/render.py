@@ -100,7 +100,8 @@ class Renderer:
     On 2,000 corpus chats this renders 3.52x (Llama 3) and 3.61x (Qwen2.5) as fast as ``apply_chat_template``
     (``benchmarks/render.py``, interleaved in one process on an idle 2-core machine); the remaining time is
     the template's own code.
-    The first :data:`CHECKED_RENDERS` calls are also rendered by ``apply_chat_template``; a difference
+    The first :data:`CHECKED_RENDERS` renders of dataset rows (calls with a ``row``) are also rendered by
+    ``apply_chat_template``; a difference
     switches this Renderer to ``apply_chat_template`` for good, with a warning. On a template error it
     defers to :func:`render` for the standard row error.
 
@@ -163,8 +164,8 @@ class Renderer:
             text = self._direct(messages, add_generation_prompt, tools)
         except Exception:  # noqa: BLE001 - a template error of any type; apply_chat_template raises it as a row error
             return render(self.tokenizer, messages, add_generation_prompt, row, tools)
-        if self.checked < CHECKED_RENDERS:
-            self.checked += 1
+        if row is not None and self.checked < CHECKED_RENDERS:  # real rows only: probe and shape renders
+            self.checked += 1                                     # (row None) would use up the budget
             want = render(self.tokenizer, messages, add_generation_prompt, row, tools)
             if text != want:
                 self.fallback_reason = f"the direct render differs from apply_chat_template on row {row}"

@@ -93,7 +93,7 @@ def shape_key(messages: list[dict], trained: list[bool], tools, split: re.Patter
             else:
                 fields.append((k, _value_shape(v, split)))
         out.append((m.get("role"), bool(t), tuple(fields)))
-    return (tuple(out), tools is not None and len(tools) > 0)
+    return (tuple(out), tools is not None, bool(tools))  # tools=[] renders as `tools is not none` says
 
 
 class _Sentinels:
@@ -156,7 +156,7 @@ def sentinel_conversation(messages: list[dict], tools, split: re.Pattern | None)
             new["reasoning"] = new.get("reasoning_content", new["reasoning"])
         anchors.append(found)
         out_msgs.append(new)
-    return out_msgs, _sentinel_tools(names) if tools else None, anchors
+    return out_msgs, _sentinel_tools(names) if tools else tools, anchors
 
 
 def _sentinel_call(call, make: _Sentinels, found: list[str], ids: list[str], names: list[str]) -> dict:

@@ -41,7 +41,10 @@ def piece_independent(tokenizer, pattern: re.Pattern | None, specials: list[str]
     """True when tokenizing pieces separately gives exactly the whole-text ids on the probe strings."""
     if pattern is None or not specials:
         return False
-    sample = specials[: min(len(specials), 6)]
+    # the 6 longest, and every one that strips whitespace beside it (rstrip/lstrip: Phi-3's <|end|>, or a
+    # user's setting), which swallows a newline in the whole text but not in its own piece
+    strips = {t.content for t in tokenizer.added_tokens_decoder.values() if t.lstrip or t.rstrip}
+    sample = list(dict.fromkeys(specials[:6] + [s for s in specials if s in strips]))
     texts = [p.replace("{s}", sample[i % len(sample)]) for i, p in enumerate(PROBES * len(sample))]
     whole = tokenizer(texts, add_special_tokens=False)["input_ids"]
     pieced, _ = tokenize_pieced(tokenizer, texts, pattern)

@@ -17,13 +17,14 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import RowError, SFTPrepError, TemplateError
-from ..options import Backend, PrepOptions, TrainOn
+from ..options import Backend, PrepOptions, TrainOn, TrainOnEot
 from ..records.detect import detect_format
 from ..templates.probe import probe_template, warn_if_eot_not_eos, with_template
 from ..templates.render import Renderer, special_pattern, special_strings
 from ..templates.shapes import added_token_splitter
 from ..tokens.batch import Batch
 from ..tokens.encode import encode_batch
+from ..tokens.eot import train_on_eot as apply_eot_mode
 from ..tokens.fast_backend import Encoder
 from ..tokens.label import label_chat, label_stanford
 from ..tokens.masking import truncate_batch
@@ -67,6 +68,9 @@ class SFTPreprocessor:
             under a ``Json`` feature are the user's and are rendered, as ``apply_chat_template`` renders
             them (``"default": null`` in a tool schema, a null argument); in struct columns Arrow may have
             added them, so they are dropped. Without features every nested ``None`` is dropped.
+        train_on_eot: which end-of-turn tokens are trained: "turn" (each trained turn's, the default),
+            "last" (only the row's final trained turn's), "none", or "all" (also those closing the messages that
+            are not trained). Applied to the verified labels (``tokens/eot.py``).
         emit_meta: also emit the report columns (``drop_reason``, ...), keep dropped rows as empty
             placeholders and return an Arrow table (``prepare`` uses this to report, filter and re-attach
             the user's other columns). Without it a dict is returned, so that ``Dataset.map`` keeps every
@@ -99,6 +103,7 @@ class SFTPreprocessor:
         dedupe_pieces: bool = True,
         backend: Backend = "auto",
         features=None,
+        train_on_eot: TrainOnEot = "turn",
     ):
         has_template = bool(getattr(tokenizer, "chat_template", None))
         self.options = options = PrepOptions(
@@ -108,8 +113,13 @@ class SFTPreprocessor:
             max_length_strategy=max_length_strategy, on_invalid=on_invalid,
             special_tokens_in_content=special_tokens_in_content, assistant_header=assistant_header,
             end_of_turn=end_of_turn, emit_meta=emit_meta, dedupe_pieces=dedupe_pieces, backend=backend,
-            features=features,
+            features=features, train_on_eot=train_on_eot,
         )
+        if train_on_eot != "turn" and (train_on_inputs or special_tokens_in_content == "allow"):
+            why = ("train_on_inputs trains every token, end-of-turn ones included" if train_on_inputs else
+                   "special_tokens_in_content='allow' lets content hold end-of-turn tokens, so they could not be told "
+                   "from the template's")
+            raise SFTPrepError(f"train_on_eot={train_on_eot!r} cannot be combined: {why}; use train_on_eot='turn'.")
         if options.alpaca_prompt == "stanford" and not tokenizer.eos_token:
             raise SFTPrepError("alpaca_prompt='stanford' appends the EOS token, but the tokenizer has none; set tokenizer.eos_token.")
         self.tokenizer = tokenizer
@@ -132,7 +142,8 @@ class SFTPreprocessor:
         verifier = None
         if self.spec is not None and not train_on_inputs:
             verifier = ShapeVerifier(
-                tokenizer, render, self._label_one, specials, added_token_splitter(tokenizer), train_on == "last"
+                tokenizer, render, self._label_one, specials, added_token_splitter(tokenizer), train_on == "last",
+                self.spec.multi_block,
             )
         self.rows = RowRenderer(tokenizer, options, self.spec, specials, render, verifier)
 
@@ -189,6 +200,8 @@ class SFTPreprocessor:
         elif batch.texts:
             encode_batch(batch, self.tokenizer, self.encoder, self._split)
             label_chat(batch, self.search, self.tokenizer, self.spec, opts.train_on == "last", opts.train_on_inputs)
+        if opts.train_on_eot != "turn" and batch.texts:
+            self._eot_mode(batch)
         truncate_batch(batch, opts.max_length, opts.truncation_side, opts.max_length_strategy, self._end_ids(batch.stanford))
         if batch.dropped and not opts.emit_meta:
             logger.warning("dropped %d of %d rows in this batch: %s", len(batch.dropped), n, dict(Counter(batch.dropped.values())))
@@ -209,6 +222,13 @@ class SFTPreprocessor:
         except RowError:
             return None
         return None if batch.dropped else (batch.flat, batch.trained)
+
+    def _eot_mode(self, batch: Batch) -> None:
+        if batch.stanford:  # the Stanford target ends with the EOS, its one end of turn
+            apply_eot_mode(batch, ((self.tokenizer.eos_token_id,),), (), self.options.train_on_eot)
+        else:
+            spec = self.spec
+            apply_eot_mode(batch, spec.end_of_turn_ids, spec.trailer_ids, self.options.train_on_eot, spec.open_end)
 
     def _end_ids(self, stanford: bool) -> np.ndarray:
         if stanford or self.spec is None:

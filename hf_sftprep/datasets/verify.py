@@ -38,11 +38,13 @@ class ShapeVerifier:
             or None when the preprocessor refuses the text itself.
         pattern: the tokenizer's special-token regex; ``split``: the added-token splitter for shapes.
         last: train only each row's last trained turn (``train_on="last"``).
+        multi_block: the template renders consecutive assistant messages as one turn.
     """
 
-    def __init__(self, tokenizer, render, label: Label, pattern: re.Pattern | None, split, last: bool):
+    def __init__(self, tokenizer, render, label: Label, pattern: re.Pattern | None, split, last: bool,
+                 multi_block: bool = False):
         self.tokenizer, self.render, self.label = tokenizer, render, label
-        self.pattern, self.split, self.last = pattern, split, last
+        self.pattern, self.split, self.last, self.multi_block = pattern, split, last, multi_block
         self.verdicts: dict[tuple, str | None] = {}
         self.special_ids = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
         self.openers = conversation_openers(quiet_renderer(render), pattern, "zq0x")
@@ -78,7 +80,13 @@ class ShapeVerifier:
         key = shape_key(messages, trained, tools, self.split)
         if key in self.verdicts:
             return self.verdicts[key]
-        verdict = self._verify(messages, trained, flags, tools)
+        shorter = shorter_conversation(messages, trained, flags, self.split, self.multi_block)
+        # a long conversation is first verified on a shorter one of the same local shapes (its first and
+        # last turns): the prefix renders cost O(turns^2), ~6 s for 400 turns; a refusal there is rechecked
+        # on the whole conversation, so the shortcut can only save time, never refuse
+        verdict = self._verify(*shorter, tools) if shorter is not None else "long"
+        if verdict is not None:
+            verdict = self._verify(messages, trained, flags, tools)
         if len(self.verdicts) < _MAX_SHAPES:
             self.verdicts[key] = verdict
         return verdict
@@ -110,6 +118,54 @@ class ShapeVerifier:
             f"the learned turn structure trains {_show(self.tokenizer, ids, mask)} where rendering each "
             f"assistant message's prefix trains {_show(self.tokenizer, ids, expected)}"
         )
+
+
+_LONG = 12  # assistant turns past which a shape is first verified on its first and last _KEEP turns
+_KEEP = 4
+
+
+def shorter_conversation(messages: list[dict], trained: list[bool], flags: list[bool], split, multi_block: bool):
+    """``(messages, trained, flags)`` of a shorter conversation with the same local shapes: the first and the
+    last :data:`_KEEP` assistant turns, cut after a turn and before the message that followed one; None
+    when the conversation is short, or a message left out has a neighbourhood (its own, the previous and
+    the next message's shapes) that the shorter one does not have.
+
+    Example:
+        >>> chat = [m for i in range(20) for m in ({"role": "user", "content": f"q{i}"},
+        ...                                        {"role": "assistant", "content": f"a{i}"})]
+        >>> msgs, trained, flags = shorter_conversation(chat, [m["role"] == "assistant" for m in chat], [True] * 20, None, False)
+        >>> len(msgs), [m["content"] for m in msgs][6:10]
+        (16, ['q3', 'a3', 'q16', 'a16'])
+    """
+    turn_starts = [i for i, m in enumerate(messages) if m.get("role") == "assistant"
+                   and not (multi_block and i and messages[i - 1].get("role") == "assistant")]
+    if len(turn_starts) <= _LONG or len(turn_starts) != len(flags):
+        return None
+    head = _after_turn(messages, turn_starts[_KEEP - 1])
+    tail = _after_turn(messages, turn_starts[-_KEEP - 1])
+    if head is None or tail is None or head >= tail:
+        return None
+    kept = list(range(head)) + list(range(tail, len(messages)))
+    keys = [shape_key([m], [t], None, split)[0][0] for m, t in zip(messages, trained)]
+
+    def around(order: list[int]) -> set[tuple]:
+        ks = [None] + [keys[i] for i in order] + [None]
+        return {tuple(ks[k - 1 : k + 2]) for k in range(1, len(ks) - 1)}
+
+    dropped = around(list(range(len(messages))))
+    if not dropped <= around(kept):
+        return None
+    turn_of = {i: k for k, i in enumerate(turn_starts)}
+    return ([messages[i] for i in kept], [trained[i] for i in kept],
+            [flags[turn_of[i]] for i in kept if i in turn_of])
+
+
+def _after_turn(messages: list[dict], start: int) -> int | None:
+    """The index of the first message after the assistant turn that starts at ``start`` (None: none)."""
+    i = start + 1
+    while i < len(messages) and messages[i].get("role") == "assistant":
+        i += 1
+    return i if i < len(messages) else None
 
 
 def _show(tokenizer, ids: np.ndarray, mask: np.ndarray, limit: int = 160) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -71,6 +72,47 @@ class PrepReport:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
+    # the 0.3 attribute names, read (and, where one field holds them, written) for one release
+    @property
+    def eot_truncated_rows(self) -> int:
+        _renamed("eot_truncated_rows", "end_of_turn_truncated_rows")
+        return self.end_of_turn_truncated_rows
+
+    @eot_truncated_rows.setter
+    def eot_truncated_rows(self, value: int) -> None:
+        _renamed("eot_truncated_rows", "end_of_turn_truncated_rows")
+        self.end_of_turn_truncated_rows = value
+
+    @property
+    def header_text(self) -> str | None:
+        _renamed("header_text", "assistant_header")
+        return self.assistant_header
+
+    @header_text.setter
+    def header_text(self, value: str | None) -> None:
+        _renamed("header_text", "assistant_header")
+        self.assistant_header = value
+
+    @property
+    def header_ids(self) -> list[int] | None:
+        _renamed("header_ids", "assistant_header_ids")
+        return self.assistant_header_ids
+
+    @header_ids.setter
+    def header_ids(self, value: list[int] | None) -> None:
+        _renamed("header_ids", "assistant_header_ids")
+        self.assistant_header_ids = value
+
+    @property
+    def end_text(self) -> str | None:
+        _renamed("end_text", "end_of_turn[0]")
+        return self._legacy_keys()["end_text"]
+
+    @property
+    def end_ids(self) -> list[int] | None:
+        _renamed("end_ids", "end_of_turn_ids[0]")
+        return self._legacy_keys()["end_ids"]
+
     def summary(self) -> str:
         """A few human-readable lines."""
         drops = ", ".join(f"{k}={v}" for k, v in sorted(self.dropped.items())) or "none"
@@ -93,6 +135,11 @@ class PrepReport:
                 else ""
             )
         )
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(f"PrepReport.{old} is deprecated (renamed in 0.3) and will be removed in the next release; "
+                  f"use PrepReport.{new}.", DeprecationWarning, stacklevel=3)
 
 
 def stats_for_splits(reports: dict[str, PrepReport]) -> dict:

@@ -48,3 +48,59 @@ def test_item14_report_keeps_the_03_attribute_names_with_a_deprecation_warning(s
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the new names and to_dict() warn about nothing
         assert report.to_dict()["eot_truncated_rows"] == report.end_of_turn_truncated_rows == 7
+
+
+# -- 9, 10. what a prepared directory's text can do to a terminal or a page -------------------------
+HOSTILE = [
+    {"messages": [{"role": "user", "content": "paint \x1b[31mred\x1b[0m\r[T]not trained[/T]"},
+                  {"role": "assistant", "content": "ok [/T]hidden\x1b]0;title\x07\x9b2J\u202eevil\ttab\nline"}]},
+    chat(1),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_dir(tmp_path_factory, tok_path):
+    from hf_sftprep.cli.main import main
+
+    root = tmp_path_factory.mktemp("hostile")
+    out = root / "prepared"
+    assert main(["build", write_jsonl(root / "h.jsonl", HOSTILE), "--tokenizer", tok_path, "--out", str(out)]) == 0
+    return out
+
+
+def test_item9_inspect_shows_control_characters_escaped_and_markers_unforgeable(hostile_dir, capsys):
+    for color in ("never", "always"):
+        code, out, _ = run_main(capsys, "inspect", hostile_dir, "--row", "0", "--color", color)
+        assert code == 0
+        body = out.split("\n", 1)[1]  # after the "--- row 0" line
+        if color == "always":  # only the colours inspect itself writes, never one from the content
+            body = body.replace("\x1b[32m", "").replace("\x1b[2m", "").replace("\x1b[0m", "")
+        assert [c for c in body if ord(c) < 32 and c not in "\n\t" or 0x7F <= ord(c) <= 0x9F or c == "\u202e"] == []
+        assert ("paint \\x1b[31mred\\x1b[0m\\r[\\T]not trained[\\/T]<|im_end|>" in body
+                and "ok [\\/T]hidden\\x1b]0;title\\x07\\x9b2J\\u202eevil\ttab\nline" in body)
+    plain = run_main(capsys, "inspect", hostile_dir, "--row", "0", "--color", "never")[1]
+    # one trained span, and the markers around it are the only ones
+    assert plain.count("[T]") == plain.count("[/T]") == 1
+    assert "[T]ok [\\/T]hidden" in plain and "evil\ttab\nline<|im_end|>[/T]" in plain
+
+
+def test_item10_html_report_escapes_every_value_of_a_hostile_stats_json(hostile_dir, tmp_path, capsys):
+    import shutil
+
+    d = tmp_path / "copy"
+    shutil.copytree(hostile_dir, d)
+    stats = json.loads((d / "stats.json").read_text())
+    evil = "<script>alert(1)</script>"
+    stats.update(dropped={evil: evil}, end_of_turn_truncated_rows=evil, rows_in=evil,
+                 packing={k: evil for k in ("rows_packed", "rows_in", "packs", "seq_length", "fill_rate", "dropped_overflow")},
+                 sources={evil: {"rows_in": evil, "dropped": {evil: evil}, "duplicates": evil, "rows_out": evil,
+                                 "tokens": 1, "share": 0.5, "trained_tokens": 1, "trained_share": evil,
+                                 "length_percentiles": {"p50": evil}}})
+    (d / "stats.json").write_text(json.dumps(stats))
+    code, _, err = run_main(capsys, "report", d, "--out", tmp_path / "r.html")
+    assert code == 0, err
+    page = (tmp_path / "r.html").read_text()
+    assert "<script" not in page and "alert(1)</" not in page
+    # the drop reason and count, the truncated rows, 6 packing values, 8 in the source row (its drop is
+    # "reason=count"), and the summary table's rows_in and end_of_turn_truncated_rows
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2 + 1 + 6 + 8 + 2

@@ -19,6 +19,18 @@ STYLE = (
 )
 
 
+def _text(value) -> str:
+    """Any value from stats.json as HTML text: numbers with thousands separators, everything escaped (the
+    file is read back from disk, so a value may hold markup)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return html.escape(str(value))
+
+
+def _share(value) -> str:
+    return f"{value:.1%}" if isinstance(value, (int, float)) and not isinstance(value, bool) else html.escape(str(value))
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -77,10 +89,11 @@ def _sources_section(stats: dict) -> str:
     for name, s in sources.items():
         lp = s.get("length_percentiles", {})
         drops = ", ".join(f"{k}={v}" for k, v in s.get("dropped", {}).items()) or "0"
-        cells = [name, s.get("rows_in", "-"), drops if "dropped" in s else "-", s.get("duplicates", "-"), s["rows_out"],
-                 f"{s['tokens']:,}", f"{s['share']:.1%}", f"{s['trained_tokens']:,}", f"{s.get('trained_share', 0):.1%}",
-                 "/".join(str(lp.get(k, "-")) for k in ("p50", "p90", "max"))]
-        rows += "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
+        cells = [_text(name), _text(s.get("rows_in", "-")), _text(drops if "dropped" in s else "-"),
+                 _text(s.get("duplicates", "-")), _text(s.get("rows_out")), _text(s.get("tokens")), _share(s.get("share")),
+                 _text(s.get("trained_tokens")), _share(s.get("trained_share", 0)),
+                 _text("/".join(str(lp.get(k, "-")) for k in ("p50", "p90", "max")))]
+        rows += "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
     return f"<h2>Sources</h2>{_source_bar(sources)}<table><tr>{head}</tr>{rows}</table>"
 
 
@@ -88,10 +101,13 @@ def _packing_section(packing: dict | None) -> str:
     """Fill rate of a packed dataset (``hf-sftprep build --pack N``): real tokens over packs x N."""
     if not packing:
         return ""
+    p = {k: _text(packing.get(k)) for k in ("rows_packed", "rows_in", "packs", "seq_length", "dropped_overflow")}
+    fill = packing.get("fill_rate")
+    fill = f"{fill:.2%}" if isinstance(fill, float) else _text(fill)
     return (
-        f"<h2>Packing</h2><p>{packing['rows_packed']:,} of {packing['rows_in']:,} rows in {packing['packs']:,} packs "
-        f"of {packing['seq_length']:,} tokens: fill rate <b>{packing['fill_rate']:.2%}</b>; rows dropped as longer "
-        f"than the pack: {packing['dropped_overflow']}. Each row below is a pack; the collator restarts "
+        f"<h2>Packing</h2><p>{p['rows_packed']} of {p['rows_in']} rows in {p['packs']} packs "
+        f"of {p['seq_length']} tokens: fill rate <b>{fill}</b>; rows dropped as longer "
+        f"than the pack: {p['dropped_overflow']}. Each row below is a pack; the collator restarts "
         "positions and masks the first label at every sequence boundary.</p>"
     )
 
@@ -106,7 +122,9 @@ def build_html(ds, tokenizer, stats: dict, examples: int = 5, split: str | None 
         for k, v in stats.items()
         if not isinstance(v, dict)
     )
-    drops = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in stats.get("dropped", {}).items())
+    dropped = stats.get("dropped") if isinstance(stats.get("dropped"), dict) else {}
+    drops = "".join(f"<tr><td>{_text(k)}</td><td>{_text(v)}</td></tr>" for k, v in dropped.items())
+    cut = stats.get("end_of_turn_truncated_rows", stats.get("eot_truncated_rows", 0))
     samples = "".join(
         f"<h3>row {i}</h3>" + render_row_html(tokenizer, ds[i]["input_ids"], ds[i]["labels"])
         for i in range(min(examples, ds.num_rows))
@@ -116,8 +134,8 @@ def build_html(ds, tokenizer, stats: dict, examples: int = 5, split: str | None 
         f"</head><body><h1>hf-sftprep report{html.escape(f' (split {split!r})' if split else '')}</h1>{_plots(lengths, fractions)}"
         f"{_sources_section(stats)}<h2>Summary</h2><table>{rows}</table>"
         f"<h2>Dropped rows</h2><table><tr><th>reason</th><th>rows</th></tr>{drops or '<tr><td>none</td><td>0</td></tr>'}</table>"
-        f"<p>Rows whose final end-of-turn token was truncated: {stats.get('end_of_turn_truncated_rows', stats.get('eot_truncated_rows', 0))}</p>"
-        f"{_packing_section(stats.get('packing'))}"
+        f"<p>Rows whose final end-of-turn token was truncated: {_text(cut)}</p>"
+        f"{_packing_section(stats.get('packing') if isinstance(stats.get('packing'), dict) else None)}"
         f"<h2>Examples</h2><p><span class='t'>trained</span> / <span class='m'>masked</span></p>{samples}"
         "</body></html>"
     )

@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 import html
+import re
 
 from ..tokens.masking import IGNORE_INDEX
 
 GREEN, DIM, BOLD, RESET = "\x1b[32m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
+TRAINED_OPEN, TRAINED_CLOSE = "[T]", "[/T]"
+# C0 and C1 controls but \t and \n (ESC starts terminal sequences, \r and \b overwrite what was printed), DEL,
+# and the bidirectional overrides and isolates, which reorder what the terminal shows
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# literal markers in the text: "[T]" -> "[\T]", "[/T]" -> "[\/T]", so only the real markers read "[T]" / "[/T]"
+_MARKER = re.compile(r"\[(?=/?T\])")
+
+
+def _escape_char(match: re.Match) -> str:
+    char = match.group()
+    code = ord(char)
+    return "\\r" if char == "\r" else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def terminal_text(text: str) -> str:
+    r"""``text`` safe to print: control characters (but \n and \t) shown as escapes, and literal
+    ``[T]`` / ``[/T]`` written ``[\T]`` / ``[\/T]``, so the text can neither run terminal sequences nor
+    look trained.
+
+    Example:
+        >>> print(terminal_text("\x1b[31mred\x1b[0m\r [T]fake[/T]"))
+        \x1b[31mred\x1b[0m\r [\T]fake[\/T]
+    """
+    return _MARKER.sub("[\\\\", _CONTROL.sub(_escape_char, text))
 
 
 def _pieces(tokenizer, input_ids: list[int], labels: list[int]) -> list[tuple[str, bool]]:
@@ -49,10 +74,11 @@ def render_row(tokenizer, input_ids: list[int], labels: list[int], color: bool) 
     """
     out = []
     for text, trained in _pieces(tokenizer, input_ids, labels):
+        text = terminal_text(text)
         if color:
             out.append((GREEN if trained else DIM) + text + RESET)
         else:
-            out.append(f"[T]{text}[/T]" if trained else text)
+            out.append(f"{TRAINED_OPEN}{text}{TRAINED_CLOSE}" if trained else text)
     return "".join(out)
 
 

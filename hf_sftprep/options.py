@@ -19,6 +19,7 @@ from .errors import OptionError, SFTPrepError
 Format = Literal["auto", "openai", "alpaca", "sharegpt"]
 AlpacaPrompt = Literal["chat", "stanford"]
 TrainOn = Literal["all", "last"]
+TrainOnEot = Literal["turn", "last", "none", "all"]
 TruncationSide = Literal["right", "left"]
 MaxLengthStrategy = Literal["truncate", "drop", "error"]
 OnInvalid = Literal["error", "drop"]
@@ -74,12 +75,14 @@ class PrepOptions:
     dedupe_pieces: bool = True
     backend: Backend = "auto"
     features: object = None  # the input's datasets.Features: which nested nulls are the user's
+    train_on_eot: TrainOnEot = "turn"
 
     def __post_init__(self):
         for name, kind in (
             ("format", Format),
             ("alpaca_prompt", AlpacaPrompt),
             ("train_on", TrainOn),
+            ("train_on_eot", TrainOnEot),
             ("truncation_side", TruncationSide),
             ("max_length_strategy", MaxLengthStrategy),
             ("on_invalid", OnInvalid),

@@ -1,6 +1,7 @@
 """hf_sftprep: correct, fast, cached SFT data preparation for Hugging Face datasets."""
 
 from ._version import __version__
+from .datasets.check import VerifyReport, verify
 from .datasets.mixture import MixtureReport, build_mixture
 from .datasets.pack import PackReport, pack
 from .datasets.prepare import prepare
@@ -26,6 +27,7 @@ __all__ = [
     "SFTPreprocessor",
     "TemplateError",
     "TemplateSpec",
+    "VerifyReport",
     "__version__",
     "build_trainer",
     "build_mixture",
@@ -36,6 +38,7 @@ __all__ = [
     "prepare_on_ray",
     "probe_template",
     "prepare",
+    "verify",
 ]
 
 

@@ -24,7 +24,7 @@ INTERFACES = {
                "count_per_row", "encode_batch", "encode_ids", "find_turns", "label_chat", "label_stanford",
                "offsets_trained_mask", "piece_independent", "redo_exact", "select_turns", "span_mask", "split_pattern",
                "take_rows", "tokenize_pieced", "truncate_batch", "worth_deduping"],
-    "datasets": ["MixtureReport", "PackReport", "PrepReport", "SFTPreprocessor", "build_mixture",
+    "datasets": ["MixtureReport", "PackReport", "PrepReport", "SFTPreprocessor", "VerifyReport", "build_mixture",
                  "generation_prompts", "run_recipe", "stats_for_splits", "trained_per_row"],
     "train": ["SFTDataCollator", "build_trainer", "length_grouped_batches", "padding_waste"],
     "cli": [],

@@ -1,8 +1,9 @@
-"""The ``hf-sftprep`` command: build | inspect | report | demo."""
+"""The ``hf-sftprep`` command: build | inspect | report | template | demo | verify."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -10,7 +11,8 @@ from ..errors import SFTPrepError
 from ..options import AlpacaPrompt, Color, OnInvalid, PackOverflow, SpecialTokensInContent, TrainOn, TruncationSide, choices
 from ..records.formats import FORMAT_CHOICES
 from .hints import flag_hints, parse_mapping
-from .loading import CLIError, check_out_dir, load_records, load_tokenizer, open_prepared, save_prepared
+from .loading import (STATS_FILE, TOKENIZER_DIR, CLIError, check_out_dir, load_records, load_tokenizer, open_prepared,
+                      save_prepared)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +65,21 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--zoo", action="store_true", help="a markdown table for every template family TRL ships (offline)")
     t.add_argument("--families", action="store_true",
                    help="a markdown table for the published templates outside TRL's folder and real Mistral tokenizers (offline)")
+
+    v = sub.add_parser("verify", help="check prepared rows against apply_chat_template and the prefix-render reference")
+    v.add_argument("data", help="a records file (.json/.jsonl/.parquet/.csv) or a folder of them, prepared here "
+                   "and checked; or a folder written by hf-sftprep build (with --records)")
+    v.add_argument("--tokenizer", help="a local tokenizer directory or a hub id (for a build folder: its tokenizer/)")
+    v.add_argument("--records", help="for a build folder: the records file it was built from")
+    v.add_argument("--sample", default="1000", metavar="N|all", help="rows to check, drawn with --seed (default 1000)")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--split", default="train")
+    v.add_argument("--chat-template", help="file whose text replaces the tokenizer's chat template")
+    v.add_argument("--format", default="auto", choices=FORMAT_CHOICES)
+    v.add_argument("--on-invalid", default="error", choices=choices(OnInvalid))
+    v.add_argument("--train-on", default="all", choices=choices(TrainOn))
+    v.add_argument("--max-length", type=int)
+    v.add_argument("--role-map", metavar="A=B,...", help="rename roles, e.g. human=user,gpt=assistant (or a JSON object)")
 
     d = sub.add_parser("demo", help="run the whole path offline on the shipped sample data")
     d.add_argument("--row", type=int, default=1)
@@ -217,6 +234,51 @@ def _report(args) -> None:
     print(f"wrote {args.out}")
 
 
+def _verify(args) -> int:
+    """Exit code 1 when any checked row differs from the reference."""
+    from ..datasets.check import verify
+    from ..datasets.prepare import prepare
+
+    sample = None if args.sample == "all" else _sample(args.sample)
+    _check_positive("--max-length", args.max_length)
+    options = {"format": args.format, "on_invalid": args.on_invalid, "train_on": args.train_on,
+               "max_length": args.max_length, "role_map": parse_mapping("--role-map", args.role_map)}
+    if (Path(args.data) / STATS_FILE).is_file():  # a build folder: its rows, paired with the records given
+        ds, tok, _ = open_prepared(args.data)
+        ds = _split(ds, args.split, args.data)
+        if not args.records:
+            raise CLIError(f"{args.data} is a prepared dataset; it holds no records (prepare() consumes them). Pass "
+                           "the records it was built from with --records FILE, and the build's options (--on-invalid, "
+                           "--max-length, ...), or verify the records file itself: hf-sftprep verify FILE --tokenizer TOK.")
+        if len(_splits(args.data)) > 1:
+            raise CLIError(f"{args.data} was built with --test-size: its rows were shuffled into splits and cannot be "
+                           "paired with the records. Verify the records file instead: hf-sftprep verify FILE --tokenizer TOK.")
+        raw = load_records(args.records, args.split)
+        if args.tokenizer or args.chat_template:
+            tok = load_tokenizer(args.tokenizer or str(Path(args.data) / TOKENIZER_DIR), args.chat_template)
+    else:
+        if not args.tokenizer:
+            raise CLIError("verify FILE needs --tokenizer (a local tokenizer directory or a hub id).")
+        raw = load_records(args.data, args.split)
+        tok = load_tokenizer(args.tokenizer, args.chat_template)
+        ds, report = prepare(raw, tok, return_report=True, **options)
+        print(report.summary())
+    report = verify(ds, tok, raw=raw, sample=sample, seed=args.seed, **options)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _sample(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise CLIError(f"--sample {value}: expected a positive number of rows, e.g. --sample 1000, or --sample all.")
+    return int(value)
+
+
+def _splits(directory: str) -> list[str]:
+    dict_file = Path(directory) / "dataset_dict.json"
+    return json.loads(dict_file.read_text())["splits"] if dict_file.is_file() else ["train"]
+
+
 def _demo(args) -> None:
     from .demo import run_demo
 
@@ -243,13 +305,14 @@ def _template(args) -> None:
     print(describe(load_tokenizer(args.tokenizer, args.chat_template)))
 
 
-COMMANDS = {"build": _build, "inspect": _inspect, "report": _report, "template": _template, "demo": _demo}
+COMMANDS = {"build": _build, "inspect": _inspect, "report": _report, "template": _template, "demo": _demo,
+            "verify": _verify}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
     except SFTPrepError as err:
         if args.debug:
             raise
@@ -261,4 +324,4 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"hf-sftprep: internal error: {type(err).__name__}: {err} (rerun with --debug for the traceback)", file=sys.stderr)
         return 1
-    return 0
+    return status or 0  # verify: 1 when a row differs

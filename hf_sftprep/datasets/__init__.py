@@ -1,11 +1,13 @@
 """``Dataset.map`` glue: the ``SFTPreprocessor`` batch function, generation prompts, mixtures, packing and
 the prepared-data report; the trainer adapter and the CLI use these.
 
-``prepare()`` and ``pack()`` stay in :mod:`.prepare` and :mod:`.pack`, and ``prepare_on_ray`` in
-:mod:`.distributed` (the package root exports all three): re-exported here, the first two would hide
-their modules behind the functions, and the third would load the Ray path with every import.
+``prepare()``, ``pack()`` and ``verify()`` stay in :mod:`.prepare`, :mod:`.pack` and :mod:`.check`, and
+``prepare_on_ray`` in :mod:`.distributed` (the package root exports all four): re-exported here, the first two
+would hide their modules behind the functions, ``verify`` would hide the shape check's module
+(:mod:`.verify`), and the last would load the Ray path with every import.
 """
 
+from .check import VerifyReport
 from .mixture import MixtureReport, build_mixture, run_recipe
 from .pack import PackReport
 from .prompts import generation_prompts
@@ -17,6 +19,7 @@ __all__ = [
     "PackReport",
     "PrepReport",
     "SFTPreprocessor",
+    "VerifyReport",
     "build_mixture",
     "generation_prompts",
     "run_recipe",

@@ -104,3 +104,21 @@ def test_item10_html_report_escapes_every_value_of_a_hostile_stats_json(hostile_
     # the drop reason and count, the truncated rows, 6 packing values, 8 in the source row (its drop is
     # "reason=count"), and the summary table's rows_in and end_of_turn_truncated_rows
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2 + 1 + 6 + 8 + 2
+
+
+# -- 4. the column-map hint -------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ["unknown_columns", "alpaca_on_chat"])
+def test_item4_the_column_map_hint_is_a_real_flag(tmp_path, tok_path, capsys, case):
+    if case == "unknown_columns":
+        data, extra = write_jsonl(tmp_path / "qa.jsonl", [{"question": "q", "answer": "a"}]), []
+        found, expected, columns = "['answer', 'question']", "expected a 'messages' column (OpenAI chat), 'instruction' + 'output'", "answer, question"
+    else:
+        data, extra = write_jsonl(tmp_path / "chat.jsonl", [chat(0)]), ["--format", "alpaca"]
+        found, expected, columns = "['messages']", "expected 'instruction' and 'output' columns", "messages"
+    code, _, err = run_main(capsys, "build", data, "--tokenizer", tok_path, "--out", tmp_path / "o", *extra)
+    message = one_line_error(code, err)
+    assert message.startswith(f"cannot find the record format: columns found are {found}; {expected}")
+    assert message.endswith(
+        "Rename the columns, or pass --column-map system=COLUMN,user=COLUMN,assistant=COLUMN (each COLUMN one of the "
+        f"columns found: {columns}; leave out system if none holds it).")
+    assert "Ellipsis" not in message

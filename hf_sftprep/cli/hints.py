@@ -23,13 +23,32 @@ def _choice(match: re.Match) -> str:
     return f"{_CHOICE_FLAGS[match.group(1)]} {match.group(2).strip(chr(39) + chr(34))}"
 
 
-def _mapping(match: re.Match) -> str:
+def _mapping(match: re.Match, columns: list[str] | None = None) -> str:
+    """The flag for a Python mapping; ``...`` (the library's "fill in a name") becomes COLUMN or NAME, and
+    with the dataset's columns known the flag says which names COLUMN may be."""
     flag = "--role-map" if match.group(1) == "role_map" else "--column-map"
+    blank = "COLUMN" if flag == "--column-map" else "NAME"
     try:
         value = ast.literal_eval(match.group(2))
     except (ValueError, SyntaxError):
         return f"{flag} NAME=NAME"
-    return f"{flag} " + ",".join(f"{k}={v}" for k, v in value.items())
+    if not isinstance(value, dict):
+        return f"{flag} NAME=NAME"
+    pairs = {blank if k is Ellipsis else k: blank if v is Ellipsis else v for k, v in value.items()}
+    text = f"{flag} " + ",".join(f"{k}={v}" for k, v in pairs.items())
+    if blank in pairs.values() and columns and flag == "--column-map":
+        text += f" (each COLUMN one of the columns found: {', '.join(columns)}; leave out system if none holds it)"
+    return text
+
+
+def _columns_found(message: str) -> list[str] | None:
+    """The column names a "columns found are [...]" message lists, else None."""
+    match = re.search(r"columns found(?: are|:) (\[[^\]]*\])", message)
+    try:
+        names = ast.literal_eval(match.group(1)) if match else None
+    except (ValueError, SyntaxError):
+        return None
+    return [str(n) for n in names] if isinstance(names, list) else None
 
 
 def flag_hints(message: str) -> str:
@@ -41,7 +60,8 @@ def flag_hints(message: str) -> str:
     """
     message = re.sub(rf"\b({'|'.join(_TEXT_FLAGS)})={_QUOTED}", _text, message)
     message = re.sub(rf"\b({'|'.join(_CHOICE_FLAGS)})=('[a-z_]+'|\"[a-z_]+\")", _choice, message)
-    message = re.sub(r"\b(role_map|column_map)=(\{[^{}]*\})", _mapping, message)
+    columns = _columns_found(message)
+    message = re.sub(r"\b(role_map|column_map)=(\{[^{}]*\})", lambda m: _mapping(m, columns), message)
     message = re.sub(r"\bRe-run prepare\(\.\.\., max_length=(\d+)\)", r"Rebuild with --max-length \1", message)
     message = re.sub(r"\bprepare\(\.\.\., max_length=(\d+)\)", r"--max-length \1", message)
     return re.sub(r"\bmax_length=(\d+)", r"--max-length \1", message)

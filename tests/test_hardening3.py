@@ -122,3 +122,26 @@ def test_item4_the_column_map_hint_is_a_real_flag(tmp_path, tok_path, capsys, ca
         "Rename the columns, or pass --column-map system=COLUMN,user=COLUMN,assistant=COLUMN (each COLUMN one of the "
         f"columns found: {columns}; leave out system if none holds it).")
     assert "Ellipsis" not in message
+
+
+# -- 5. pack() on packed data -----------------------------------------------------------------------
+def test_item5_packing_packed_data_is_refused_as_already_packed(smollm, tmp_path, tok_path):
+    from datasets import load_from_disk
+
+    from hf_sftprep import build_trainer, pack
+    from hf_sftprep.cli.main import main
+
+    ds = prepare(Dataset.from_list([chat(i) for i in range(6)]), smollm)
+    packed = pack(ds, 80)
+    assert packed.num_rows == 3 and max(packed["length"]) == 74
+    message = (r"^pack\(\.\.\., 128\) got a dataset that is already packed \(it has a 'seq_lengths' column: 3 packs of "
+               r"up to 74 tokens\)\. pack\(\) takes the rows from prepare\(\): pack those, or train on the packed "
+               r"dataset as it is \(build_trainer\(\.\.\., packing=None\)\)\.$")
+    with pytest.raises(SFTPrepError, match=message):
+        pack(packed, 128)
+    with pytest.raises(SFTPrepError, match=message):  # before the model is looked at
+        build_trainer(None, smollm, packed, packing=128, output_dir=str(tmp_path / "t"))
+    data = write_jsonl(tmp_path / "c.jsonl", [chat(i) for i in range(6)])
+    assert main(["build", data, "--tokenizer", tok_path, "--out", str(tmp_path / "p"), "--pack", "80", "--max-length", "80"]) == 0
+    with pytest.raises(SFTPrepError, match=message):
+        pack(load_from_disk(str(tmp_path / "p")), 128)

@@ -350,6 +350,16 @@ def _report(packed: Dataset, seq_length: int, rows_in: int, dropped: int) -> Pac
     )
 
 
+def _already_packed(dataset: Dataset, seq_length: int) -> str:
+    lengths = np.asarray(dataset["length"]) if "length" in dataset.column_names else np.zeros(0, np.int64)
+    biggest = f" of up to {int(lengths.max())} tokens" if len(lengths) else ""
+    return (
+        f"pack(..., {seq_length}) got a dataset that is already packed (it has a 'seq_lengths' column: "
+        f"{dataset.num_rows} packs{biggest}). pack() takes the rows from prepare(): pack those, or train on the "
+        "packed dataset as it is (build_trainer(..., packing=None))."
+    )
+
+
 def _pack_one(dataset, seq_length: int, strategy: str, seed, overflow: str, load_from_cache_file) -> tuple[Dataset, PackReport]:
     if not isinstance(dataset, Dataset):
         hint = " A streamed dataset cannot be packed: pack() needs every row's length." if isinstance(dataset, IterableDataset) else ""
@@ -359,6 +369,8 @@ def _pack_one(dataset, seq_length: int, strategy: str, seed, overflow: str, load
         raise SFTPrepError(
             f"pack() needs columns {missing} (found {dataset.column_names}); run hf_sftprep.prepare(raw, tokenizer) first."
         )
+    if "seq_lengths" in dataset.column_names:
+        raise SFTPrepError(_already_packed(dataset, seq_length))
     src = _Source(dataset)
     lengths = _lengths(dataset, src)
     keep = _check_lengths(lengths, seq_length, overflow)

@@ -230,21 +230,23 @@ def _out_of_order(text: str, messages: list[dict], trained: list[bool], spans: l
 
     ``row_regions`` locates a message by its text; on real rows that text may also occur elsewhere (an
     answer that repeats the question, a word of a default system prompt), and the reference may then place
-    the answer there. Walking the messages' first text pieces in order gives each one's own occurrence;
-    the trained spans, in order, must hold the trained messages' occurrences (two equal answers may swap
-    spans: the labels are the same)."""
+    the answer there. Walking the messages' first text pieces from the last message back, each one ending
+    before the next one's starts, gives each one's own occurrence (text a template writes before the messages,
+    such as a default system prompt, comes first, so it is never taken); the trained spans, in order, must hold
+    the trained messages' occurrences (two equal answers may swap spans: the labels are the same)."""
     turns = [j for j, t in enumerate(trained) if t]
     turns = turns[-1:] if last else turns
-    own, pos = {}, 0
-    for j, m in enumerate(messages):
-        pieces = row_anchors({k: m[k] for k in TEXT_KEYS if k in m}, None)
-        at = text.find(pieces[0], pos) if pieces else -1
+    own, limit = {}, len(text)
+    for j in range(len(messages) - 1, -1, -1):
+        pieces = row_anchors({k: messages[j][k] for k in TEXT_KEYS if k in messages[j]}, None)
+        at = text.rfind(pieces[0], 0, limit) if pieces else -1
         if at >= 0:
-            own[j], pos = (at, at + len(pieces[0])), at + len(pieces[0])
+            own[j], limit = (at, at + len(pieces[0])), at
     for j, (a, b) in zip(turns, sorted(spans)):
         if j in own and not (a <= own[j][0] and own[j][1] <= b):
-            return Unattributed("text_elsewhere", f"message {j}'s text ({text[own[j][0]:own[j][1]][:40]!r}) also occurs elsewhere in the "
-                    "rendering, and the prefix renderings place the answer there")
+            found = text[own[j][0] : own[j][1]][:40]
+            return Unattributed("text_elsewhere", f"message {j}'s text ({found!r}) also occurs elsewhere in the "
+                                "rendering, and the prefix renderings place the answer there")
     return None
 
 

@@ -7,7 +7,7 @@ The first ``--rows`` conversations are prepared, the drops are tabled by reason,
 checked with ``verify(sample=None)``. Writes benchmarks/results/real_data.json and the "Real chat data"
 section of docs/benchmarks.md.
 
-    python benchmarks/real_data.py                       # 10,000 conversations, ~? min on 2 cores
+    python benchmarks/real_data.py                       # 10,000 conversations, ~4 min on 2 cores
     python benchmarks/real_data.py --rows 200 --no-docs  # a quick check of the harness
     # the drop table of an older tree, side by side (prepare only: older trees have no verify()):
     git worktree add /tmp/base_tree 129011e
@@ -148,7 +148,11 @@ Every kept row, verified:
 
 {verify_table(results)}
 
-Not attributable, by reason: {reasons}.
+Not attributable, by reason: {reasons}. The `prefix_renders` rows looked at (records 119 and 121) hold one
+answer twice, word for word: both messages get the same region, and the reference refuses to choose;
+`text_elsewhere` is an answer whose text also occurs before its own place (docs/verify.md). The verify time
+is two `apply_chat_template` renders per assistant message plus one offsets encode per row, in Python; the
+0.3.0 columns come from `--prepare-only` under `PYTHONPATH=/tmp/base_tree` (a `git worktree` at 129011e).
 """
 
 

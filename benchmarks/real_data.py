@@ -149,7 +149,8 @@ Every kept row, verified:
 {verify_table(results)}
 
 Not attributable, by reason: {reasons}. The `prefix_renders` rows looked at (records 119 and 121) hold one
-answer twice, word for word: both messages get the same region, and the reference refuses to choose;
+answer twice, word for word (129 of the 10,000 records do): both messages get the same region, and the
+reference refuses to choose;
 `text_elsewhere` is an answer whose text also occurs before its own place (docs/verify.md). The verify time
 is two `apply_chat_template` renders per assistant message plus one offsets encode per row, in Python; the
 0.3.0 columns come from `--prepare-only` under `PYTHONPATH=/tmp/base_tree` (a `git worktree` at 129011e).

@@ -29,6 +29,7 @@ def test_item17_cli_md_outputs_are_generated(tok_dir, smollm):
         "$ hf-sftprep build hf_sftprep/data/demo_chat.jsonl --tokenizer ./smollm2_tokenizer --out packed --max-length 512 --pack 512",
         "$ hf-sftprep build --recipe mix.yaml --out mixed",
         "$ hf-sftprep inspect prepared --row 3",
+        "$ hf-sftprep verify prepared --records hf_sftprep/data/demo_chat.jsonl --max-length 512 --sample all",
     ]
     proc = subprocess.run([sys.executable, str(ROOT / "docs" / "cli_examples.py"), "--check", "--tokenizer",
                            str(tok_dir / "smollm2_tokenizer")], capture_output=True, text=True, timeout=300)

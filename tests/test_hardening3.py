@@ -145,3 +145,22 @@ def test_item5_packing_packed_data_is_refused_as_already_packed(smollm, tmp_path
     assert main(["build", data, "--tokenizer", tok_path, "--out", str(tmp_path / "p"), "--pack", "80", "--max-length", "80"]) == 0
     with pytest.raises(SFTPrepError, match=message):
         pack(load_from_disk(str(tmp_path / "p")), 128)
+
+
+# -- 11. a recipe source that rounds to no rows -----------------------------------------------------
+def test_item11_a_fraction_that_rounds_to_no_rows_is_refused(tmp_path, tok_path):
+    from hf_sftprep import build_mixture
+
+    big = write_jsonl(tmp_path / "big.jsonl", [chat(i) for i in range(100)])
+    small = write_jsonl(tmp_path / "small.jsonl", [chat(200)] + [{"messages": [{"role": "user", "content": "x"}]}] * 2)
+    with pytest.raises(SFTPrepError, match=r"^recipe: source 'small': fraction: 0\.004 of its 100 rows is 0\.4 rows, "
+                                           r"which rounds to 0, so the source would vanish from the mixture; raise "
+                                           r"fraction to at least 0\.01 \(1 row\), write take: 1, or remove the source\.$"):
+        build_mixture({"tokenizer": tok_path, "sources": [{"path": big}, {"path": big, "name": "small", "fraction": 0.004}]})
+    # 3 rows * 0.4 rounds to 1, but only 1 row is left after the drops: 0.4 rows
+    with pytest.raises(SFTPrepError, match=r"^recipe: source 'small': fraction: 0\.4 of its 1 rows left after 2 were "
+                                           r"dropped and 0 duplicates removed is 0\.4 rows, which rounds to 0"):
+        build_mixture({"tokenizer": tok_path, "on_invalid": "drop",
+                       "sources": [{"path": big}, {"path": small, "fraction": 0.4}]})
+    ds = build_mixture({"tokenizer": tok_path, "sources": [{"path": big}, {"path": big, "name": "b", "fraction": 0.01}]})
+    assert ds.num_rows == 100 + 1  # the smallest fraction kept: 1 row

@@ -331,17 +331,18 @@ def build_mixture(recipe: dict | str | Path, *, return_report: bool = False):
     return (out, report) if return_report else out
 
 
-def run_recipe(recipe: dict | str | Path):
+def run_recipe(recipe: dict | str | Path | Recipe):
     """:func:`build_mixture`'s work: returns ``(dataset, report, tokenizer)`` (the CLI saves the tokenizer)."""
     from ..sources import load_tokenizer
 
-    plan = parse_recipe(recipe)
+    plan = recipe if isinstance(recipe, Recipe) else parse_recipe(recipe)
     pack = _pack_function(plan)
     try:
         tok = load_tokenizer(plan.tokenizer, plan.chat_template)
     except SFTPrepError as err:
         raise SFTPrepError(f"recipe: tokenizer {plan.tokenizer!r}: {err}") from None
     raws = [load_source(s) for s in plan.sources]
+    raws = [raw if s.convert is None else s.convert.apply(raw, s.name) for s, raw in zip(plan.sources, raws)]
     formats = [_check_source(s, raw) for s, raw in zip(plan.sources, raws)]
     prepared = [_prepare_source(s, f, raw, tok, plan) for s, f, raw in zip(plan.sources, formats, raws)]
     tables = [ds.with_format("arrow")[:] for ds, _ in prepared]
@@ -411,6 +412,8 @@ def _pick(source: Source, report: PrepReport, dup: np.ndarray, seed: int) -> np.
             f"recipe: source {source.name!r}: take: {source.take} but only {len(rows)} rows remain after "
             f"{report.rows_in - report.rows_out} were dropped ({report.dropped}) and {int(dup.sum())} duplicates "
             "removed; lower take, or replace it with epochs: to repeat the source.")
+    check_rows(source, len(rows), f" left after {report.rows_in - report.rows_out} were dropped and "
+                                  f"{int(dup.sum())} duplicates removed")
     return share_indices(source, rows, seed)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SFTPrepError
-from ..options import AlpacaPrompt, OnInvalid, TrainOn, check_choice
+from ..options import AlpacaPrompt, OnInvalid, TrainOn, TrainOnEot, check_choice
 from ..records.formats import FORMAT_CHOICES
 from ..sources import BUILDERS
 
@@ -21,7 +21,7 @@ GLOBAL_KEYS = (
 )
 SOURCE_KEYS = (
     "name", "path", "hub", "split", "format", "column_map", "role_map", "alpaca_prompt", "system_prompt",
-    "take", "fraction", "epochs",
+    "take", "fraction", "epochs", "train_on_eot",
 )
 SHARE_KEYS = ("take", "fraction", "epochs")
 FILE_TYPES = BUILDERS  # one table of readable file types (hf_sftprep/sources.py)
@@ -41,6 +41,8 @@ class Source:
     take: int | None = None
     fraction: float | None = None
     epochs: float | None = None
+    # a batched map function (with_indices) rewriting the rows first, e.g. a peer config's layout as messages
+    convert: object = None
 
 
 @dataclass
@@ -189,6 +191,9 @@ def _source(i: int, data, base: Path) -> Source:
             options[key] = _mapping(where, key, data[key])
     if alpaca_prompt is not None:
         options["alpaca_prompt"] = alpaca_prompt
+    if data.get("train_on_eot") is not None:
+        _choice(where, "train_on_eot", data["train_on_eot"], TrainOnEot)
+        options["train_on_eot"] = data["train_on_eot"]
     return Source(
         name=str(name), files=files, builder=builder, hub=data.get("hub"), split=str(data.get("split", "train")),
         options=options, system_prompt=system_prompt, **_share(where, data),
@@ -259,8 +264,9 @@ def parse_recipe(recipe: dict | str | Path) -> Recipe:
     return Recipe(tokenizer=tokenizer, sources=parsed, chat_template=template, **options)
 
 
-def check_rows(source: Source, rows: int) -> None:
-    """Fail when the share cannot be met from ``rows`` rows (``take`` above them without repeats).
+def check_rows(source: Source, rows: int, after: str = "") -> None:
+    """Fail when the share cannot be met from ``rows`` rows (``take`` above them without repeats), or would
+    draw none of them (a ``fraction`` that rounds to 0 rows). ``after`` says what left ``rows`` rows.
 
     Example:
         >>> check_rows(Source("alpaca", take=500), 200)
@@ -273,4 +279,11 @@ def check_rows(source: Source, rows: int) -> None:
             f"source {source.name!r}: ",
             f"take: {source.take} but the source has {rows} rows; lower take to at most {rows}, "
             f"or replace it with epochs: {repeats} to repeat the source.",
+        )
+    if source.fraction is not None and rows and int(round(source.fraction * rows)) == 0:
+        raise _fail(
+            f"source {source.name!r}: ",
+            f"fraction: {source.fraction!r} of its {rows} rows{after} is {source.fraction * rows:.3g} rows, which "
+            f"rounds to 0, so the source would vanish from the mixture; raise fraction to at least {1 / rows:.3g} "
+            "(1 row), write take: 1, or remove the source.",
         )

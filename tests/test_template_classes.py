@@ -107,17 +107,20 @@ def test_developer_support_decided_by_rendering(zoo):
     assert "Answer in French." in tok.decode(ids)
 
 
-def test_system_after_an_answer_is_never_trained(zoo):
-    """GLM closes a turn with the next role's marker; a system message after an answer must not become part of
-    it: the shape is refused and counted rather than mislabelled."""
-    tok, _ = zoo("glm4moe")
+def test_system_after_an_answer_is_labelled_as_the_reference_labels_it(zoo):
+    """GLM closes a turn with the next role's marker. After an answer a system message follows: the learned
+    turn structure cannot vouch for that shape, so the row is labelled by the prefix-render reference on its
+    own text, which trains exactly what TRL's generation-tagged twin trains (the closing <|system|> too)."""
+    tok, twin = zoo("glm4moe")
     msgs = [U, A, {"role": "system", "content": "New rules."}, {"role": "user", "content": "Bye"}, A]
-    _, labels, reason = run(tok, msgs, on_invalid="drop")
-    assert reason == "unverified_shape" and labels == []
-    with pytest.raises(RowError, match=r"row 0: for a conversation of this shape \(roles user, assistant, system, "
-                       r"user, assistant\) the learned turn structure trains .* so the row is refused rather than "
-                       r"mislabelled"):
-        run(tok, msgs)
+    ids, labels, reason = run(tok, msgs, on_invalid="drop")
+    assert reason == "" and ids == tok.apply_chat_template(msgs, tokenize=True, return_dict=True)["input_ids"]
+    assert [tok.decode([i]) for i, t in zip(ids, labels) if t != IGNORE] == [
+        "\n", "<think>", "</think>", "\n", "Hello", "<|system|>", "\n", "<think>", "</think>", "\n", "Hello"]
+    ref = twin.apply_chat_template(msgs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    # the twin writes the last turn's closing <|user|>, which the original template does not render
+    assert [i for i, m in zip(ref["input_ids"], ref["assistant_masks"]) if m] == [
+        i for i, t in zip(ids, labels) if t != IGNORE] + tok.convert_tokens_to_ids(["<|user|>"])
 
 
 def test_rstrip_special_tokens_found_in_context(families):

@@ -119,20 +119,29 @@ def test_sharegpt_and_alpaca_records(demo, smollm):
         assert (report.checked, report.matching) == (200, 200), options
 
 
-def test_a_row_the_reference_cannot_attribute_is_counted(demo, smollm):
+def test_an_answer_that_repeats_the_question_is_attributed(demo, smollm):
+    """The reference searches a message's text past what its prefix rendering shares with the whole one,
+    so an answer equal to the question is placed at its own occurrence (0.4's first verify() counted it
+    not attributable: the search started from the question's own text)."""
     raw = datasets.Dataset.from_list(demo.to_list()[:5] + [SAME])
     ds = prepare(raw, smollm)
     assert smollm.decode([t for t in ds[5]["labels"] if t != -100]) == "Paris<|im_end|>"  # the answer's own
     report = verify(ds, smollm, raw=raw, sample=None)
-    assert (report.matching, report.differing, report.not_attributable) == (5, 0, 1)
-    assert report.ok and report.unattributed_reasons == {"text_elsewhere": 1}
-    assert report.unattributed == [(5, 5, "message 1's text ('Paris') also occurs elsewhere in the rendering, and "
-                                          "the prefix renderings place the answer there")]
-    assert report.summary().splitlines()[-2:] == [
-        "  not attributable by reason: text_elsewhere=1",
-        "row 5 (record 5): not attributable: message 1's text ('Paris') also occurs elsewhere in the rendering, and "
-        "the prefix renderings place the answer there",
-    ]
+    assert (report.matching, report.differing, report.not_attributable) == (6, 0, 0)
+
+
+def test_spans_off_an_answers_own_occurrence_are_not_attributable(smollm):
+    """verify()'s guard on the reference: spans that miss a trained answer's own occurrence (walking the
+    messages from the last one back) make the row not attributable, with the message and its text named."""
+    from hf_sftprep.datasets.check import _out_of_order
+
+    msgs = SAME["messages"]
+    text = smollm.apply_chat_template(msgs, tokenize=False)
+    own = text.rindex("Paris")
+    assert _out_of_order(text, msgs, [False, True], [(own, len(text))], last=False) is None
+    got = _out_of_order(text, msgs, [False, True], [(text.index("Paris"), own)], last=False)
+    assert got == ("text_elsewhere", "message 1's text ('Paris') also occurs elsewhere in the rendering, and the "
+                                     "prefix renderings place the answer there")
 
 
 def test_report_to_dict(demo, demo_prepared, smollm):

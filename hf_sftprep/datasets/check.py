@@ -17,7 +17,7 @@ Example:
     >>> ds = prepare(raw, tok)
     >>> report = verify(ds, tok, raw=raw, sample=None)
     >>> report.matching, report.differing, report.not_attributable
-    (202, 0, 0)
+    (2, 0, 0)
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ class VerifyReport:
 
     Example:
         >>> print(verify(prepare(raw, tok), tok, raw=raw, sample=None).summary())
-        verify: 202 of 202 rows checked against apply_chat_template and the prefix-render reference
-          matching           202
+        verify: 2 of 2 rows checked against apply_chat_template and the prefix-render reference
+          matching             2
           input_ids differ     0
           labels differ        0
           not attributable     0
@@ -352,7 +352,8 @@ def verify(
         A :class:`VerifyReport`; ``report.ok`` is False when any checked row differs.
 
     Example:
-        >>> flipped = ds.map(lambda r, i: {"labels": [-100] + r["labels"][1:]} if i == 3 else r, with_indices=True)
+        >>> ds = prepare(raw, tok)
+        >>> flipped = ds.map(lambda r, i: {"labels": [-100] * len(r["labels"])} if i == 1 else r, with_indices=True)
         >>> verify(flipped, tok, raw=raw, sample=None).labels_differ
         1
     """

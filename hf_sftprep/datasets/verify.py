@@ -25,6 +25,9 @@ from ..tokens.masking import char_span_mask
 
 Label = Callable[[str, list[bool]], "tuple[np.ndarray, np.ndarray] | None"]
 Spans = list[tuple[int, int]]
+# the verdict on a shape the labelling path itself refuses (a turn it cannot count or close): such rows
+# are labelled by the reference on their own text where it attributes them, else refused with that reason
+PATH_REFUSES = "refused by the labelling path"
 _MAX_SHAPES = 20_000  # verdicts kept per process; past that, shapes are still checked, not cached
 
 
@@ -64,6 +67,8 @@ class ShapeVerifier:
                           for m, t in zip(messages, trained)], self.pattern, self.split, self.openers, self.last)
         if ref is not None and ref[0] == text:
             return ref[1]
+        if verdict == PATH_REFUSES:
+            return None  # the labelling path refuses the row with its own reason
         return verdict or ("the template renders this row's text differently from its shape's (it reads the "
                            f"text: {'; '.join(self.reads[:3])}) and the row's own prefix renderings cannot be "
                            "attributed to its messages")
@@ -103,7 +108,7 @@ class ShapeVerifier:
             chosen = chosen[-1:]
         got = self.label(text, flags)
         if got is None:
-            return None  # the row itself is refused by the labelling path, with its own reason
+            return PATH_REFUSES
         ids, mask = got
         enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         if list(enc["input_ids"]) != ids.tolist():

@@ -147,9 +147,12 @@ def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, 
     as_last = render(messages[: j + 1], False)
     if before is None or as_last is None:
         return None
+    # the message is not rendered in the text its prefix rendering shares with the full one: its anchors
+    # are searched past that (a tool name also occurs in the tools block, a text may repeat an earlier one)
+    lo = _off_special(full, common_prefix_len(full, before), pattern) if j else 0
     prev = _last_end_before(full, anchors[:j], len(full))
-    own = _bounds(full, anchors[j], prev[0] if prev else 0) or _bounds(full, anchors[j])  # a tool name may
-    # also occur later (a tools block written before the last user turn)
+    own = _bounds(full, anchors[j], max(lo, prev[0]) if prev else lo) or _bounds(full, anchors[j], lo)
+    # (an earlier message's text may also occur later, inside this one or after it)
     if own is not None:
         prev = _last_end_before(full, anchors[:j], own[0])
     if prev is None:  # nothing rendered before it holds a sentinel: compare from the start

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from .reference import conversation_openers, reference_regions
 
 TEXT_KEYS = ("content", "reasoning_content", "thinking", "reasoning")
+_THINK = re.compile(r"</?think>")
 
 
 def row_anchors(message: dict, split: re.Pattern | None) -> list[str]:
@@ -37,7 +38,9 @@ def row_anchors(message: dict, split: re.Pattern | None) -> list[str]:
         value = message.get(key)
         if isinstance(value, str):
             parts = split.split(value) if split is not None else [value]
-            out.extend(p.strip() for k, p in enumerate(parts) if not k % 2 and p.strip())
+            # an inline reasoning block is a piece of its own even where <think> is no added token: templates
+            # split on the text '</think>' and drop the block from history turns
+            out.extend(q.strip() for k, p in enumerate(parts) if not k % 2 for q in _THINK.split(p) if q.strip())
     for call in message.get("tool_calls") or ():
         fn = call.get("function") if isinstance(call, dict) else None
         if isinstance(fn, dict) and isinstance(fn.get("name"), str) and fn["name"]:

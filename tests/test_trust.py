@@ -191,3 +191,24 @@ def test_a_400_turn_conversation_costs_a_few_renders(request, name):
         best_prep = min(best_prep, time.perf_counter() - t)
         assert list(got["input_ids"][0]) == want
     assert best_prep <= 3 * best_apply, (best_prep, best_apply)
+
+
+def test_reasoning_dropped_counts_each_turn_in_its_own_place(zoo):
+    """Qwen3 drops history reasoning; the same words in a later turn's reasoning, or as an answer, do
+    not make the dropped one count as rendered (0.3 counted 0 of 2 here)."""
+    tok, _ = zoo("qwen3")
+    think = "Let me think."
+    rows = [
+        {"messages": [{"role": "user", "content": "q1"},
+                      {"role": "assistant", "content": "A1", "reasoning_content": think},
+                      {"role": "user", "content": "q2"},
+                      {"role": "assistant", "content": "A2", "reasoning_content": think}]},
+        {"messages": [{"role": "user", "content": "q1"},
+                      {"role": "assistant", "content": "Sure.", "reasoning_content": "Sure."},
+                      {"role": "user", "content": "q2"},
+                      {"role": "assistant", "content": "A2"}]},
+    ]
+    text = tok.apply_chat_template(rows[0]["messages"], tokenize=False)
+    assert text.count(think) == 1  # only the last turn's reasoning is rendered
+    _, report = prepare(Dataset.from_list(rows), tok, return_report=True)
+    assert report.reasoning_dropped_turns == 2

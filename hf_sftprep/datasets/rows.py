@@ -16,6 +16,7 @@ from ..records.clean import needs_pruning, prune_by_features
 from ..records.dispatch import to_conversation, turn_flags
 from ..templates.controls import adapt_tool_calls
 from ..templates.policy import check_renderable, check_specials, check_unicode
+from ..templates.reasoning import dropped_reasoning
 from ..templates.render import Renderer, render
 from ..tokens.batch import Batch
 
@@ -85,7 +86,7 @@ class RowRenderer:
         text = self.render(conv.messages, row=row, tools=conv.tools)
         check_unicode(row, text, conv.messages, conv.tools)
         spans = self._verify(row, conv, flags, text) if self.verifier is not None else None
-        dropped = sum(1 for r in conv.reasoning if r and r.strip() not in text) if any(conv.reasoning) else 0
+        dropped = dropped_reasoning(text, conv.messages, conv.reasoning) if any(conv.reasoning) else 0
         return text, flags, (conv.messages, conv.tools) if sanitize else None, dropped, spans
 
     def _verify(self, row: int, conv, flags: list[bool], text: str):

@@ -4,6 +4,7 @@ from ._version import __version__
 from .datasets.check import VerifyReport, verify
 from .datasets.mixture import MixtureReport, build_mixture
 from .datasets.pack import PackReport, pack
+from .datasets.peers import from_axolotl, from_llamafactory
 from .datasets.prepare import prepare
 from .datasets.prompts import generation_prompts
 from .datasets.preprocess import SFTPreprocessor
@@ -31,6 +32,8 @@ __all__ = [
     "__version__",
     "build_trainer",
     "build_mixture",
+    "from_axolotl",
+    "from_llamafactory",
     "generation_prompts",
     "length_grouped_batches",
     "pack",

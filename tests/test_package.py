@@ -25,7 +25,7 @@ INTERFACES = {
                "offsets_trained_mask", "piece_independent", "redo_exact", "select_turns", "span_mask", "split_pattern",
                "take_rows", "tokenize_pieced", "truncate_batch", "worth_deduping"],
     "datasets": ["MixtureReport", "PackReport", "PrepReport", "SFTPreprocessor", "VerifyReport", "build_mixture",
-                 "generation_prompts", "run_recipe", "stats_for_splits", "trained_per_row"],
+                 "from_axolotl", "from_llamafactory", "generation_prompts", "run_recipe", "stats_for_splits", "trained_per_row"],
     "train": ["SFTDataCollator", "build_trainer", "length_grouped_batches", "padding_waste"],
     "cli": [],
     "testing": ["FAMILIES", "MISTRAL_KINDS", "ZOO_FAMILIES", "family_tokenizer", "llama3_tokenizer",

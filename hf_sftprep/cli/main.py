@@ -11,6 +11,7 @@ from ..errors import SFTPrepError
 from ..options import AlpacaPrompt, Color, OnInvalid, PackOverflow, SpecialTokensInContent, TrainOn, TruncationSide, choices
 from ..records.formats import FORMAT_CHOICES
 from .hints import flag_hints, parse_mapping
+from .peers import build_from_peer
 from .loading import (STATS_FILE, TOKENIZER_DIR, CLIError, check_out_dir, load_records, load_tokenizer, open_prepared,
                       save_prepared)
 
@@ -24,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("data", nargs="?", help="a .json/.jsonl/.parquet/.csv file, a directory of them, or a hub dataset name")
     b.add_argument("--recipe", help="a YAML/JSON mixture recipe (sources, shares, tokenizer) instead of DATA and --tokenizer")
     b.add_argument("--tokenizer", help="a local tokenizer directory or a hub id")
+    b.add_argument("--axolotl", metavar="CONFIG", help="an Axolotl YAML: its datasets: and data options (docs/migrating.md)")
+    b.add_argument("--llamafactory", metavar="DATASET_INFO", help="a LLaMA-Factory dataset_info.json (with --dataset)")
+    b.add_argument("--dataset", metavar="A,B", help="--llamafactory: the dataset_info.json entries to prepare")
+    b.add_argument("--cutoff-len", type=int, help="--llamafactory: LLaMA-Factory's cutoff_len (rows are truncated to it)")
+    b.add_argument("--val-size", type=float, help="--llamafactory: LLaMA-Factory's val_size (a fraction, or a row count)")
     b.add_argument("--out", required=True, help="output directory")
     b.add_argument("--split", default="train")
     b.add_argument("--format", default="auto", choices=FORMAT_CHOICES)
@@ -103,6 +109,8 @@ def _build(args) -> None:
     from ..datasets.prepare import prepare
     from ..datasets.stats import stats_for_splits
 
+    if args.axolotl or args.llamafactory:
+        return build_from_peer(args)
     if args.recipe:
         return _build_recipe(args)
     if not args.data or not args.tokenizer:

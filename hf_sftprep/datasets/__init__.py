@@ -10,6 +10,7 @@ would hide their modules behind the functions, ``verify`` would hide the shape c
 from .check import VerifyReport
 from .mixture import MixtureReport, build_mixture, run_recipe
 from .pack import PackReport
+from .peers import from_axolotl, from_llamafactory
 from .prompts import generation_prompts
 from .preprocess import SFTPreprocessor
 from .stats import PrepReport, stats_for_splits, trained_per_row
@@ -21,6 +22,8 @@ __all__ = [
     "SFTPreprocessor",
     "VerifyReport",
     "build_mixture",
+    "from_axolotl",
+    "from_llamafactory",
     "generation_prompts",
     "run_recipe",
     "stats_for_splits",

@@ -177,7 +177,12 @@ def load_source(source: Source) -> Dataset:
     import datasets
 
     if source.files is not None:
-        return datasets.load_dataset(source.builder, data_files=source.files, split="train")
+        try:  # files hold one split, "train"; a slice of it ("train[:20%]", Axolotl's split:) is read as datasets reads it
+            return datasets.load_dataset(source.builder, data_files=source.files, split=source.split)
+        except ValueError as err:
+            raise SFTPrepError(f"recipe: source {source.name!r}: split {source.split!r}: {' '.join(str(err).split())} "
+                               "Local files hold one split, 'train'; write split: train, or a slice such as "
+                               "train[:20%].") from None
     try:
         return datasets.load_dataset(source.hub, split=source.split)
     except Exception as err:  # offline, unknown name, gated, ...

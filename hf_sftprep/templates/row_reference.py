@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
@@ -31,8 +32,9 @@ TEXT_KEYS = ("content", "reasoning_content", "thinking", "reasoning")
 _THINK = re.compile(r"</?think>")
 
 
-def row_anchors(message: dict, split: re.Pattern | None) -> list[str]:
-    """The texts that locate ``message`` in a rendering: its text pieces, stripped, and its calls' names."""
+def row_anchors(message: dict, split: re.Pattern | None, own: str | None = None) -> list[str]:
+    """The texts that locate ``message`` in a rendering: its text pieces, stripped, and what locates its
+    calls (:func:`call_anchors`; ``own`` is the message's own rendering, where known)."""
     out: list[str] = []
     for key in TEXT_KEYS:
         value = message.get(key)
@@ -42,10 +44,46 @@ def row_anchors(message: dict, split: re.Pattern | None) -> list[str]:
             # split on the text '</think>' and drop the block from history turns
             out.extend(q.strip() for k, p in enumerate(parts) if not k % 2 for q in _THINK.split(p) if q.strip())
     for call in message.get("tool_calls") or ():
-        fn = call.get("function") if isinstance(call, dict) else None
-        if isinstance(fn, dict) and isinstance(fn.get("name"), str) and fn["name"]:
-            out.append(fn["name"])
+        out.extend(call_anchors(call, own))
     return list(dict.fromkeys(out))
+
+
+def call_anchors(call, own: str | None) -> list[str]:
+    """The texts that locate a tool call: of its fields (id, name, the arguments as JSON, each argument
+    value) those its own rendering ``own`` shows once, the first and the last rendered, so the region ends
+    where the call does (Kimi K2 renders the id and not the name, which first occurs after the call as the
+    tool message's name). Without ``own``, or where it shows none of them once, the name."""
+    fn = call.get("function") if isinstance(call, dict) else None
+    if not isinstance(fn, dict):
+        return []
+    name = [fn["name"]] if isinstance(fn.get("name"), str) and fn["name"] else []
+    if own is None:
+        return name
+    args = fn.get("arguments")
+    fields = [call.get("id"), fn.get("name")]
+    if isinstance(args, dict):
+        fields += [json.dumps(args), json.dumps(args, ensure_ascii=False)]
+        fields += [v if isinstance(v, str) else json.dumps(v) for v in args.values()]
+    elif isinstance(args, str):
+        fields.append(args)
+    shown = sorted((own.find(f), -len(f), f) for f in fields if isinstance(f, str) and f and own.count(f) == 1)
+    if not shown:
+        return name
+    return list(dict.fromkeys([shown[0][2], max(shown, key=lambda t: (t[0] + len(t[2]), len(t[2])))[2]]))
+
+
+def _anchors(render, plain: list[dict], split) -> list[list[str]]:
+    """Each message's anchors; a message with tool calls is located by what its own rendering shows (the
+    rendering of the conversation up to it, past the earlier messages' last text)."""
+    anchors: list[list[str]] = []
+    for j, m in enumerate(plain):
+        own = None
+        if m.get("tool_calls"):
+            text = render(plain[: j + 1], False) or ""
+            cut = max((text.rfind(a) + len(a) for group in anchors for a in group if a in text), default=0)
+            own = text[cut:]
+        anchors.append(row_anchors(m, split, own))
+    return anchors
 
 
 def row_regions(
@@ -70,7 +108,7 @@ def row_regions(
         openers = conversation_openers(render, pattern, "zq0x")
     plain = [{k: v for k, v in m.items() if k != "weight"} for m in messages]
     needed = {j for j, t in enumerate(trained) if t}
-    ref = reference_regions(render, plain, [row_anchors(m, split) for m in plain], openers, pattern, needed)
+    ref = reference_regions(render, plain, _anchors(render, plain, split), openers, pattern, needed)
     if ref is None:
         return None
     text, regions = ref

@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import random
 import re
 
@@ -32,6 +33,10 @@ def unique_chat(seed: int, kind: str) -> tuple[list[dict], list[dict] | None]:
     for k, m in enumerate(messages):
         if isinstance(m.get("content"), str) and m["content"].strip():
             m["content"] = m["content"].rstrip() + f" u{k}x" + m["content"][len(m["content"].rstrip()):]
+            # reasoning is drawn from a few phrases: tagged too, so a repeated thought locates its own message
+            m["content"] = m["content"].replace("</think>", f" t{k}x</think>", 1)
+        if isinstance(m.get("reasoning_content"), str):
+            m["reasoning_content"] = m["reasoning_content"].rstrip() + f" r{k}x"
         calls = m.get("tool_calls") or []
         if len({c["function"]["name"] for c in calls}) < len(calls):  # a name locates its call: keep one
             dropped = {c["id"] for c in calls[1:]}
@@ -46,15 +51,37 @@ def unique_chat(seed: int, kind: str) -> tuple[list[dict], list[dict] | None]:
     return messages, tools
 
 
-def _anchors(m: dict) -> list[str]:
+def _anchors(m: dict, own: str | None = None) -> list[str]:
     out = []
     for key in ("content", "reasoning_content"):
         if isinstance(m.get(key), str):
             # an inline <think> block is a piece of its own: templates drop it from history turns
             out.extend(p.strip() for p in re.split(r"</?think>", m[key]) if p.strip())
-    # a call's name locates it (argument values such as 21 also occur in results and schemas)
-    out.extend(c["function"]["name"] for c in m.get("tool_calls") or [])
+    for c in m.get("tool_calls") or []:
+        out.extend(_call_anchors(c, own))
     return out
+
+
+def _call_anchors(call: dict, own: str | None) -> list[str]:
+    """The fields that locate a call: of those its own rendering ``own`` shows once (id, name, the arguments
+    as JSON, each argument value), the first and the last rendered, so the region ends where the call does
+    (Kimi K2 renders the id and not the name, which first occurs after the call as the tool message's
+    role; Kimi K3 renders each value in tags of its own). Without ``own``, the name (argument values such
+    as 21 also occur in results and schemas)."""
+    fn = call["function"]
+    if own is None:
+        return [fn["name"]]
+    args = fn.get("arguments")
+    fields = [call.get("id"), fn["name"]]
+    if isinstance(args, dict):
+        fields += [json.dumps(args), json.dumps(args, ensure_ascii=False)]
+        fields += [v if isinstance(v, str) else json.dumps(v) for v in args.values()]
+    elif isinstance(args, str):
+        fields.append(args)
+    shown = sorted((own.find(f), -len(f), f) for f in fields if isinstance(f, str) and f and own.count(f) == 1)
+    if not shown:
+        return [fn["name"]]
+    return list(dict.fromkeys([shown[0][2], max(shown, key=lambda t: (t[0] + len(t[2]), len(t[2])))[2]]))
 
 
 def family_labels(tok, messages: list[dict], tools, trained: list[bool]) -> tuple[list[int], list[int]] | None:
@@ -71,7 +98,15 @@ def family_labels(tok, messages: list[dict], tools, trained: list[bool]) -> tupl
     openers = conversation_openers(render, pattern, "zq0x")
     plain = [{k: v for k, v in m.items() if k != "weight"} for m in messages]
     needed = {j for j, t in enumerate(trained) if t}
-    ref = reference_regions(render, plain, [_anchors(m) for m in plain], openers, pattern, needed)
+    anchors = []
+    for j, m in enumerate(plain):
+        own = None
+        if m.get("tool_calls"):  # the call's own rendering: after the earlier messages' last text
+            text = render(plain[: j + 1], False) or ""
+            cut = max((text.rfind(a) + len(a) for group in anchors for a in group if a in text), default=0)
+            own = text[cut:]
+        anchors.append(_anchors(m, own))
+    ref = reference_regions(render, plain, anchors, openers, pattern, needed)
     if ref is None:
         return None
     text, regions = ref

@@ -43,6 +43,12 @@ _TOOLS = [
 _CALL = {"id": "probecall", "type": "function", "function": {"name": _TOOL, "arguments": {"city": _ARG}}}
 
 
+def _renders_call(text: str) -> bool:
+    """Whether ``text`` shows the probe call through any of its fields: its name, its argument, or its id
+    (Kimi K2 renders the id, which carries the name in its own ids, ``functions.get_weather:0``)."""
+    return any(s in text for s in (_TOOL, _ARG, _CALL["id"]))
+
+
 def _user(text: str) -> dict:
     return {"role": "user", "content": text}
 
@@ -173,6 +179,26 @@ def _role_marker(prompt: str, sp: _Specials) -> str:
     return prompt[:pos] if pos else prompt
 
 
+def _marker(probe: "_Probe", shortest: str) -> str:
+    """The text every assistant turn begins with: the prompt's leading special tokens and role word
+    (``<|im_start|>assistant``), cut to the shortest opening seen. Where that text occurs in the probe
+    renderings more often than assistant turns do (GigaChat 3's system text names the role 'assistant';
+    Kimi K3 writes ``<|open|>message`` for every role), it is extended at the opening's special-token ends,
+    and then to the whole opening, until it occurs once per turn."""
+    sp = probe.sp
+    role = shortest[: len(_role_marker(shortest, sp))]
+    candidates = [role] + [shortest[:b] for _, b, _ in sp.spans(shortest) if b > len(role)] + [shortest]
+    for marker in candidates:
+        if _once_per_turn(probe, marker):
+            return marker
+    return role
+
+
+def _once_per_turn(probe: "_Probe", marker: str) -> bool:
+    """``marker`` occurs exactly once per assistant turn of the plain probe renderings."""
+    return all(text is None or text.count(marker) == n for text, n in ((probe.plain_last, 1), (probe.plain_hist, 2)))
+
+
 class _Probe:
     """The probe renderings of one template and what they show."""
 
@@ -203,7 +229,7 @@ class _Probe:
                 rend, [_user(_Q1), _assistant(empty, **calls), tool_msg, _assistant(_A2)], tools=_TOOLS
             )
             self.tool_content, self.text_arguments = empty, calls is as_text
-            if self.tool_last is not None and _TOOL in self.tool_last[self.tool_last.find(_Q1) + len(_Q1) :]:
+            if self.tool_last is not None and _renders_call(self.tool_last[self.tool_last.find(_Q1) + len(_Q1) :]):
                 break
             self.tool_last = self.tool_hist = None  # the template ignores tool_calls
         # content beside the calls (Gemma 4 renders it after the tool results, outside the call's turn)
@@ -214,9 +240,25 @@ class _Probe:
                 rend, [_user(_Q1), _assistant(_PRE, **calls), tool_msg, _assistant(_A2)], tools=_TOOLS
             )
 
+    def turn_start(self, text: str, anchor: int) -> int:
+        """Where the turn holding ``anchor`` opens: of the prompt's leading token's occurrences between the
+        question and ``anchor``, the one that begins the longest part of the prompt (the last of those). A
+        leading token may open more than turns: Kimi K3 opens every tag with ``<|open|>``, the answer's own
+        ``<|open|>response<|sep|>`` too."""
+        q = text.rfind(_Q1, 0, anchor)
+        lo = q + len(_Q1) if q >= 0 else 0
+        best, best_k = -1, -1
+        at = text.find(self.lead, lo, anchor)
+        while at >= 0:
+            k = common_prefix_len(text[at:anchor], self.prompt)
+            if k >= best_k:
+                best, best_k = at, k
+            at = text.find(self.lead, at + 1, anchor)
+        return best if best >= 0 else text.rfind(self.lead, 0, anchor)
+
     def opener(self, text: str, anchor: int) -> int:
         """Length of the part of the prompt that opens the turn holding position ``anchor``."""
-        start = text.rfind(self.lead, 0, anchor)
+        start = self.turn_start(text, anchor)
         if start < 0:
             return 0
         k = self.sp.back_off(self.prompt, common_prefix_len(text[start:anchor], self.prompt))
@@ -238,6 +280,20 @@ class _Probe:
             if start < 0:
                 continue
             yield text, start, start + len(anchor), nxt
+
+
+def _openings(probe: _Probe) -> list[int]:
+    """The prompt lengths probe turns open with. An opening never ends inside text the answer itself begins
+    with: a text answer's turn is measured up to the answer, but a call turn's answer is the call syntax,
+    which may begin with the prompt's next characters (Nemotron Nano v2's prompt ends '<think>\\n', its call
+    turn begins '<TOOLCALL>': the shared '<' is the call's). So a call turn opens with the longest opening a
+    text turn showed that fits, and only with its own length where none does."""
+    texts, calls = [], []
+    for text, start, _, _ in probe.samples():
+        k = probe.opener(text, start)
+        if k > 0:
+            (calls if text is probe.tool_last or text is probe.tool_hist else texts).append(k)
+    return texts + [max((t for t in texts if t <= k), default=k) for k in calls]
 
 
 def _before_opener(text: str, sp: _Specials, openers: set[str]) -> str:
@@ -365,14 +421,13 @@ def probe_template(
     openers = conversation_openers(quiet, sp.pattern, "zq0x")
     appended = _appended(_common_suffix(*_endings(quiet)), prompt, sp, openers)
     probe = _Probe(tokenizer, prompt, sp, appended, tools)
-    openers_found = [probe.opener(text, start) for text, start, _, _ in probe.samples()]
-    openers_found = [k for k in openers_found if k > 0]
+    openers_found = _openings(probe)
     if not openers_found:
         raise TemplateError(
             f"the chat template does not render an answer after its generation prompt {prompt!r} "
             f"(rendered {probe.plain_last!r}). Pass assistant_header=... and end_of_turn=... explicitly."
         )
-    marker = prompt if assistant_header is not None else prompt[: min(min(openers_found), len(_role_marker(prompt, sp)))]
+    marker = prompt if assistant_header is not None else _marker(probe, prompt[: min(openers_found)])
     if end_of_turn is not None:
         terminals, trailer, open_end = {end_of_turn}, "", False
     else:

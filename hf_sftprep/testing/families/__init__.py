@@ -344,6 +344,58 @@ _FAMILIES = (
         plain=_QWEN_TAGS,
         notes="lists tools but never renders assistant tool_calls (an empty turn); ChatML with a metadata system block (knowledge cutoff, reasoning mode); /think and /no_think flags",
     ),
+    Family(
+        "nemotron_nano_v2",
+        "nemotron_nano_v2",
+        _LLAMA_CPP + "models/templates/NVIDIA-Nemotron-Nano-v2.jinja (nvidia/NVIDIA-Nemotron-Nano-9B-v2)",
+        "<s>",
+        "<SPECIAL_12>",
+        extra=("<SPECIAL_10>", "<SPECIAL_11>", "<SPECIAL_12>"),
+        plain=("<think>", "</think>", "<TOOLCALL>", "</TOOLCALL>", "<AVAILABLE_TOOLS>", "</AVAILABLE_TOOLS>",
+               "<TOOL_RESPONSE>", "</TOOL_RESPONSE>"),
+        tools=True,
+        notes="generation prompt '<SPECIAL_11>Assistant\\n<think>\\n', but history answers render without "
+        "<think> ('<SPECIAL_11>Assistant\\n' + content|strip + '\\n<SPECIAL_12>\\n'); tool calls as "
+        "'<TOOLCALL>[{json}]</TOOLCALL>'; the last answer renders after the loop with the think opener; "
+        "bos / eos and the tags' special flags assumed",
+    ),
+    Family(
+        "kimi_k2_thinking",
+        "kimi_k2_thinking",
+        "github ggml-org/llama.cpp@0c3c896ea80643608b4e961eec7e1efcd844e109 "
+        "models/templates/moonshotai-Kimi-K2-Thinking.jinja (the hub's text, which renders the call's id)",
+        "[BOS]",
+        "<|im_end|>",
+        pad="[PAD]",
+        plain=("<think>", "</think>"),
+        tools=True,
+        notes="a tool call renders as '<|tool_call_begin|>' + the call's id + '<|tool_call_argument_begin|>' + "
+        "arguments: the function's name is only in the id (Kimi's own ids read 'functions.NAME:N'); history "
+        "answers get an empty '<think></think>'; bos / eos / pad assumed",
+    ),
+    Family(
+        "kimi_k3",
+        "kimi_k3",
+        _LLAMA_CPP + "models/templates/Kimi-K3.jinja",
+        "[BOS]",
+        "<|end_of_msg|>",
+        pad="[PAD]",
+        tools=True,
+        notes="XML-like tags built from '<|open|>' / '<|sep|>' / '<|close|>'; generation prompt "
+        "'<|open|>message role=\"assistant\"<|sep|><|open|>think<|sep|>'; messages end "
+        "'<|close|>message<|sep|><|end_of_msg|>'; bos / eos / pad assumed",
+    ),
+    Family(
+        "gigachat3",
+        "gigachat3",
+        _LLAMA_CPP + "models/templates/GigaChat3-10B-A1.8B.jinja (ai-sage/GigaChat3-10B-A1.8B)",
+        "<s>",
+        "</s>",
+        tools=True,
+        notes="plain-text roles: 'role<|role_sep|>\\n' + content + '<|message_sep|>\\n\\n'; generation prompt "
+        "'assistant<|role_sep|>\\n'; a tool call is a 'function call' message of its own after the answer; "
+        "bos / eos assumed",
+    ),
 )
 
 FAMILIES: dict[str, Family] = {f.name: f for f in _FAMILIES}

@@ -4,9 +4,10 @@ Each option is read as Axolotl 0.19 reads it (``prompt_strategies/chat_template.
 or refused by name with what to do instead. Top-level keys that only configure training (``learning_rate``,
 ``lora_r``, ...) do not change the prepared rows and are not read. docs/migrating.md has the table.
 
-Example:
-    >>> recipe = from_axolotl("examples/LiquidAI/lfm2-350m-fft.yaml")  # Axolotl's own example
-    >>> recipe.tokenizer, recipe.sources[0].hub, recipe.sources[0].options["train_on_eot"]
+Example (a config from the peer's own repository, on disk)::
+
+    recipe = from_axolotl("examples/LiquidAI/lfm2-350m-fft.yaml")  # Axolotl's own example
+    recipe.tokenizer, recipe.sources[0].hub, recipe.sources[0].options["train_on_eot"]
     ('LiquidAI/LFM2-350M', 'mlabonne/FineTome-100k', 'turn')
 """
 

@@ -6,9 +6,10 @@ columns, ``num_samples``. Fields for images, video, audio, ranking and KTO, and 
 are refused by name. The training arguments ``cutoff_len`` and ``val_size`` are not in the file; they are
 passed here (the CLI's ``--cutoff-len`` / ``--val-size``). docs/migrating.md has the table.
 
-Example:
-    >>> recipe = from_llamafactory("data/dataset_info.json", ["alpaca_en_demo"], tokenizer="Qwen/Qwen2.5-0.5B-Instruct")
-    >>> recipe.sources[0].name, recipe.sources[0].options["format"]
+Example (a config from the peer's own repository, on disk)::
+
+    recipe = from_llamafactory("data/dataset_info.json", ["alpaca_en_demo"], tokenizer="Qwen/Qwen2.5-0.5B-Instruct")
+    recipe.sources[0].name, recipe.sources[0].options["format"]
     ('alpaca_en_demo', 'openai')
 """
 

@@ -74,7 +74,55 @@ def _why_unreadable(builder: str, files: list[Path], data: str, err: BaseExcepti
             if bad is not None:
                 line, why = bad
                 return f"{p}, line {line}: not valid JSON ({why}); fix or remove that line."
+    differ = _columns_differ(builder, files, Path(data)) if len(files) > 1 else None
+    if differ:
+        return (f"{data}: its files do not all have the same columns (datasets reads a directory as one table): "
+                f"{differ}. Give every file the same columns, or load each file on its own (hf-sftprep build FILE, "
+                "or one recipe source per file).")
     return f"{data}: cannot read the records: {_first_line(err.__cause__ or err)}"
+
+
+def _columns_differ(builder: str, files: list[Path], root: Path) -> str | None:
+    """"a.jsonl has messages; b.jsonl also has id" for the files whose columns differ from the first file's
+    (at most 5 named), or None when they all match. datasets' cast error said only "Couldn't cast" or
+    "Schema at index 1 was different:", naming neither file."""
+    columns = [_columns(builder, p) for p in files]
+    if any(c is None for c in columns) or all(set(c) == set(columns[0]) for c in columns):
+        return None
+    name = (lambda p: str(p.relative_to(root))) if root.is_dir() else (lambda p: p.name)
+    first = columns[0]
+    parts = [f"{name(files[0])} has {', '.join(first)}"]
+    odd = [(p, c) for p, c in zip(files[1:], columns[1:]) if set(c) != set(first)]
+    for p, c in odd[:5]:
+        extra, lacks = [x for x in c if x not in first], [x for x in first if x not in c]
+        parts.append(name(p) + " " + " and ".join(
+            ([f"also has {', '.join(extra)}"] if extra else []) + ([f"lacks {', '.join(lacks)}"] if lacks else [])))
+    if len(odd) > 5:
+        parts.append(f"and {len(odd) - 5} more files differ")
+    return "; ".join(parts)
+
+
+def _columns(builder: str, path: Path) -> list[str] | None:
+    """A file's column names in the order they first appear (for JSON, over all its records), or None."""
+    try:
+        if builder == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        if builder == "csv":
+            import csv
+
+            with path.open(newline="", encoding="utf-8", errors="replace") as f:
+                return next(csv.reader(f), [])
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            whole = json.loads(text)
+            records = whole if isinstance(whole, list) else [whole]
+        except json.JSONDecodeError:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        return list(dict.fromkeys(k for r in records if isinstance(r, dict) for k in r))
+    except Exception:  # noqa: BLE001 - only an explanation is lost; the caller falls back to datasets' error
+        return None
 
 
 def _is_blank(path: Path) -> bool:

@@ -219,7 +219,7 @@ def test_cosmetic_inspect_empty_row_range_is_an_error(built, capsys):
     assert one_line_error(code, err) == "--rows 5:2: the range is empty (A must be below B), e.g. --rows 2:5."
     assert stdout == ""
     code, _, err = run_main(capsys, "inspect", out, "--rows", "30:40")
-    assert one_line_error(code, err) == "row 30 is out of range; the dataset has 15 rows."
+    assert one_line_error(code, err) == "row 30 is out of range; the dataset has 16 rows."
 
 
 def test_template_prints_the_probed_spec(tok_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--num-proc", type=int)
     b.add_argument("--on-invalid", default="error", choices=choices(OnInvalid))
     b.add_argument("--train-on", default="all", choices=choices(TrainOn))
-    b.add_argument("--test-size", type=float, help="also write a test split of this fraction (or row count if >= 1)")
+    b.add_argument("--test-size", type=float, help="also write a test split of this fraction (or row count if >= 1) "
+                   "of the distinct prepared rows; rows with equal token ids stay on one side")
     b.add_argument("--seed", type=int, default=42)
     b.add_argument("--overwrite", action="store_true", help="replace a non-empty --out directory")
     b.add_argument("--pack", type=int, metavar="N", help="pack rows into sequences of at most N tokens (best-fit decreasing; use with --max-length N)")
@@ -106,7 +108,7 @@ def _build_recipe(args) -> None:
 
 
 def _build(args) -> None:
-    from ..datasets.prepare import prepare
+    from ..datasets.prepare import prepare, prepare_split
     from ..datasets.stats import stats_for_splits
 
     if args.axolotl or args.llamafactory:
@@ -129,9 +131,12 @@ def _build(args) -> None:
         options["alpaca_prompt"] = args.alpaca_prompt
     raw = load_records(args.data, args.split)
     tok = load_tokenizer(args.tokenizer, args.chat_template)
-    if args.test_size is not None:
-        raw = _train_test_split(raw, args.test_size, args.seed)
-    ds, reports = prepare(raw, tok, max_length=args.max_length, num_proc=args.num_proc, return_report=True, **options)
+    options.update(max_length=args.max_length, num_proc=args.num_proc)
+    if args.test_size is None:
+        ds, reports = prepare(raw, tok, return_report=True, **options)
+    else:  # split after tokenizing: rows with equal token ids stay on one side
+        ds, reports = prepare_split(raw, tok, _test_rows(raw, args.test_size), seed=args.seed, option="--test-size",
+                                    **options)
     if isinstance(reports, dict):
         stats = stats_for_splits(reports)
         summary = "\n".join(f"[{k}] {r.summary()}" for k, r in reports.items())
@@ -169,18 +174,26 @@ def _pack(ds, stats: dict, seq_length: int, seed: int, overflow: str):
 
 
 def _check_test_size(value: float | None) -> None:
-    if value is not None and (value <= 0 or (value >= 1 and value != int(value))):
+    if value is not None and (not math.isfinite(value) or value <= 0 or (value >= 1 and value != int(value))):
         raise CLIError(f"--test-size {value:g}: expected a fraction between 0 and 1, or a whole number of rows >= 1.")
 
 
-def _train_test_split(raw, value: float, seed: int):
-    size = int(value) if value >= 1 else value
-    if isinstance(size, int) and size >= raw.num_rows:
-        raise CLIError(f"--test-size {size}: the data has {raw.num_rows} rows; leave at least one for train.")
-    try:
-        return raw.train_test_split(test_size=size, seed=seed)
-    except ValueError as err:  # e.g. a fraction that leaves an empty split
-        raise CLIError(f"--test-size {value:g}: {err}") from err
+def _test_rows(raw, value: float) -> float | int:
+    """The test size checked against the records before anything is tokenized (prepare_split checks it again
+    against the distinct rows); datasets' own error named train_size, no flag."""
+    from ..datasets.split import test_count
+
+    size, n = (int(value) if value >= 1 else value), raw.num_rows
+    if n < 2:
+        raise CLIError(f"--test-size {size:g}: the data has {n} row{'s' * (n != 1)}; a test split needs at least 2 "
+                       "(one for train); leave out --test-size.")
+    if isinstance(size, int) and size >= n:
+        raise CLIError(f"--test-size {size}: the data has {n} rows; leave at least one for train.")
+    if isinstance(size, float) and test_count(size, n) >= n:
+        raise CLIError(f"--test-size {size:g}: {size:g} of the {n} rows rounds up to {test_count(size, n)} test "
+                       f"rows, which leaves none for train; give a fraction of at most {n - 1}/{n}, or a row count "
+                       f"below {n}, e.g. --test-size 1.")
+    return size
 
 
 def _split(ds, split: str, directory: str):

@@ -61,6 +61,16 @@ def route_rows(outer, batch: Mapping[str, list], rows: list[int], fmt: str) -> d
     return groups
 
 
+def share_encoder(pre, encoder) -> None:
+    """Give ``pre`` and each of its named templates' preprocessors the one ``encoder``. prepare() plans the
+    backend on the dataset's row count once, for all of them: each named preprocessor's own encoder, never
+    planned, built fastokens on its first batch (seconds holding the GIL) on a 50-row dataset whose report
+    said it was too small to build it."""
+    pre.encoder = encoder
+    for named in (pre.named or {}).values():
+        named.encoder = encoder
+
+
 def merge_tables(parts: list[tuple[list[int], pa.Table]], n: int) -> pa.Table:
     """One table in batch order from per-template tables of the given batch positions."""
     order = np.concatenate([np.asarray(pos, dtype=np.int64) for pos, _ in parts])

@@ -1,10 +1,13 @@
-"""A mixture's train/test split: distinct rows are split first and repeated after, so no test row is trained on."""
+"""Train/test splits in which rows with equal token ids stay on one side, so no test row is trained on: a
+mixture's (distinct rows are split first and repeated after) and ``hf-sftprep build --test-size``'s."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import SFTPrepError
 
@@ -50,8 +53,39 @@ def split_rows(picks: np.ndarray, groups: np.ndarray, n_test: int, seed: int) ->
         (array([0, 2, 0]), array([1]))
     """
     g = groups[picks]
-    units = np.unique(g)
-    test_units = np.random.default_rng([seed, 0x7E57]).choice(units, size=n_test, replace=False)
-    in_test = np.isin(g, test_units)
+    in_test = test_mask(g, n_test, seed)
     _, first = np.unique(g[in_test], return_index=True)
     return picks[~in_test], picks[in_test][np.sort(first)]
+
+
+def test_mask(groups: np.ndarray, n_test: int, seed: int) -> np.ndarray:
+    """True for every row of ``n_test`` groups drawn with the seed (so equal rows land on one side).
+
+    Example:
+        >>> test_mask(np.array([0, 1, 0, 2]), 1, seed=0)
+        array([False,  True, False, False])
+    """
+    units = np.unique(groups)
+    return np.isin(groups, np.random.default_rng([seed, 0x7E57]).choice(units, size=n_test, replace=False))
+
+
+def equal_rows(ids: pa.ChunkedArray | pa.ListArray, kept: np.ndarray) -> np.ndarray:
+    """Per row, a group number shared exactly by the kept rows with equal ``ids``; each row that is not kept
+    (dropped: its ids are empty) is a group of its own.
+
+    Each row's int32 ids are viewed as one binary value over the same buffers (no copy per row), so Arrow's
+    hash kernel groups them exactly: equal bytes, not an equal hash.
+
+    Example:
+        >>> equal_rows(pa.array([[5, 6], [7], [5, 6], []]), np.array([True, True, True, False])).tolist()
+        [0, 1, 0, 2]
+    """
+    arr = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    offsets = arr.offsets.to_numpy().astype(np.int64)
+    values = arr.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]].astype(np.int32, copy=False)
+    as_bytes = pa.Array.from_buffers(pa.large_binary(), len(arr), [None, pa.py_buffer((offsets - offsets[0]) * 4),
+                                                                    pa.py_buffer(values)])
+    groups = pc.dictionary_encode(as_bytes).indices.to_numpy().astype(np.int64)
+    alone = np.flatnonzero(~kept)
+    groups[alone] = len(groups) + np.arange(len(alone))
+    return np.unique(groups, return_inverse=True)[1].ravel()

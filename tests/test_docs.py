@@ -61,7 +61,8 @@ def test_item16_readme_use_example_runs_as_written(tmp_path, tok_dir, smollm):
 
 def test_item18_slow_tests_skip_with_the_documented_marker():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "```bash\npython -m pytest -q\n```" in readme  # CI's command, running everything
+    assert "```bash\npython -m pytest -q -n 2\n```" in readme  # CI's command, running everything on both cores
+    assert (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip().endswith("\npython -m pytest -q -n 2")
     assert 'python -m pytest -q -m "not slow"' in readme
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "--collect-only", "-m", "not slow",
                            "tests/test_trainer.py", "tests/test_distributed.py"],

@@ -24,8 +24,8 @@ def test_registry_order_is_the_format_option():
 
 def test_record_columns_equal_what_prepare_drops():
     assert record_columns("openai") == {"messages", "tools", "functions", "parallel_tool_calls"}
-    assert record_columns("alpaca") == {"instruction", "input", "output"}
-    assert record_columns("sharegpt") == {"conversations", "tools"}
+    assert record_columns("alpaca") == {"instruction", "input", "output", "system", "history"}
+    assert record_columns("sharegpt") == {"conversations", "tools", "system"}
     assert record_columns("mapped", {"user": "q", "assistant": "a"}) == {"q", "a"}
     assert record_columns("mapped", None) == set()
     assert record_columns("unknown") == set()

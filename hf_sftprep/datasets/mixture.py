@@ -61,13 +61,18 @@ class AddSystemPrompt:
             if err.reason == "empty_answer":
                 return [{"role": "user", "content": "-"}, {"role": "assistant", "content": ""}]
             return [{"role": "user", "content": None}, {"role": "assistant", "content": "-"}]  # bad_content
+        if messages[0]["role"] == "system":  # the row's own system column
+            return messages
         return [{"role": "system", "content": self.text}, *messages]
 
     def __call__(self, batch: dict, indices: list[int]) -> dict:
         chat = FORMATS[self.fmt].chat
         if chat is not None:
             names = chat.roles(self.role_map)
-            return {chat.column: [self._chat(m, chat.role_key, chat.content_key, names) for m in batch[chat.column]]}
+            # a row whose system column is set has its own system prompt
+            own = batch.get(FORMATS[self.fmt].system) or [None] * len(indices)
+            return {chat.column: [m if s else self._chat(m, chat.role_key, chat.content_key, names)
+                                  for m, s in zip(batch[chat.column], own)]}
         records = [{c: batch[c][i] for c in batch} for i in range(len(indices))]
         return {"messages": [self._plain(row, rec) for row, rec in zip(indices, records)]}
 

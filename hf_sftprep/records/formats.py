@@ -8,7 +8,7 @@ Example:
     >>> list(FORMATS)
     ['openai', 'alpaca', 'sharegpt']
     >>> FORMATS["alpaca"].columns
-    ('instruction', 'input', 'output')
+    ('instruction', 'input', 'output', 'system', 'history')
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class RecordFormat:
     ``required`` columns identify it (with ``features_match`` on the dataset's features, when set);
     ``columns`` are every column a row of it is read from, which ``prepare`` does not keep beside the tokens.
     ``expected`` is what ``detect_format``'s error asks for when this format is named, ``summary`` the same
-    in the list of every format. ``chat`` is None for a layout of prompt/answer columns.
+    in the list of every format. ``chat`` is None for a layout of prompt/answer columns. ``system`` is the
+    column that holds a row's own system prompt (LLaMA-Factory's and Axolotl's ``system``), or None.
     """
 
     name: str
@@ -50,6 +51,7 @@ class RecordFormat:
     convert: Callable[[int, Mapping, Mapping[str, str] | None, bool, bool], Conversation]
     chat: ChatLayout | None = None
     features_match: Callable[[Mapping | None], bool] | None = None
+    system: str | None = None
 
     def matches(self, columns: set[str], features: Mapping | None = None) -> bool:
         """Whether a dataset with these columns (and features) holds records of this format."""
@@ -109,16 +111,18 @@ FORMATS: dict[str, RecordFormat] = {
             expected="'instruction' and 'output' columns (and optionally 'input')",
             summary="'instruction' + 'output' (+ optional 'input') columns (Alpaca)",
             convert=_alpaca,
+            system="system",
         ),
         RecordFormat(
             name="sharegpt",
-            columns=("conversations", "tools"),
+            columns=("conversations", "tools", "system"),
             required=("conversations",),
             expected="a 'conversations' column of {from, value} items",
             summary="a 'conversations' column of {from, value} items (ShareGPT)",
             convert=_sharegpt,
             chat=ChatLayout("conversations", "from", "value", _sharegpt_roles),
             features_match=_from_value_items,
+            system="system",
         ),
     )
 }
@@ -132,7 +136,7 @@ def record_columns(fmt: str, column_map: Mapping[str, str] | None = None) -> set
 
     Example:
         >>> sorted(record_columns("sharegpt"))
-        ['conversations', 'tools']
+        ['conversations', 'system', 'tools']
         >>> sorted(record_columns("mapped", {"user": "q", "assistant": "a"}))
         ['a', 'q']
     """

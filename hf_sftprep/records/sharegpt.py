@@ -1,7 +1,8 @@
 """ShareGPT records (``conversations: [{"from": ..., "value": ...}]``) -> OpenAI-format records. Pure Python.
 
 The output goes through the OpenAI normalizer, so ShareGPT rows get the same validation,
-errors and template rendering as ``messages`` rows.
+errors and template rendering as ``messages`` rows. The row's ``tools`` and ``system`` columns are read as
+LLaMA-Factory's sharegpt converter reads them.
 """
 
 from __future__ import annotations
@@ -113,16 +114,58 @@ def sharegpt_messages(row: int, conversations: object, role_map: Mapping[str, st
     return out
 
 
+def row_system(row: int, record: Mapping[str, object]) -> str | None:
+    """The row's ``system`` column: its system prompt, or None when the column is absent, null or "".
+
+    Example:
+        >>> row_system(0, {"system": "Be terse."}), row_system(0, {"system": None}), row_system(0, {"system": ""})
+        ('Be terse.', None, None)
+    """
+    system = record.get("system")
+    if system is None or system == "":
+        return None
+    if not isinstance(system, str):
+        raise RowError(
+            row,
+            "bad_content",
+            f"field 'system' is a {type(system).__name__} ({repr(system)[:40]}); expected a string (the row's system "
+            "prompt), or null / \"\" for none. Convert it to text, or drop such rows with on_invalid='drop'.",
+        )
+    return system
+
+
+def _with_system(row: int, messages: list[dict], system: str | None) -> list[dict]:
+    """``messages`` opened by the ``system`` column's prompt. LLaMA-Factory lets an opening system turn win and
+    ignores the column; a column that says otherwise is refused here rather than dropped unseen."""
+    if system is None:
+        return messages
+    if not messages or messages[0]["role"] != "system":
+        return [{"role": "system", "content": system}, *messages]
+    if messages[0]["content"] != system:
+        raise RowError(
+            row,
+            "conflicting_system",
+            f"field 'system' is {system[:40]!r} but field 'conversations' opens with a different system turn "
+            f"({str(messages[0]['content'])[:40]!r}); expected one system prompt. Keep one of them (or make them "
+            "equal), or drop such rows with on_invalid='drop'.",
+        )
+    return messages
+
+
 def sharegpt_record(row: int, record: Mapping[str, object], role_map: Mapping[str, str] | None = None) -> dict:
-    """A ShareGPT row as an OpenAI record: ``messages`` plus the row's ``tools`` column, when present.
+    """A ShareGPT row as an OpenAI record: ``messages`` (opened by the ``system`` column's prompt, when set)
+    plus the row's ``tools`` column, when present.
 
     Example:
         >>> sharegpt_record(0, {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]})
         {'messages': [{'role': 'user', 'content': 'hi'}, {'role': 'assistant', 'content': 'yo'}]}
+        >>> sharegpt_record(0, {"conversations": [{"from": "human", "value": "hi"}], "system": "Be terse."})
+        {'messages': [{'role': 'system', 'content': 'Be terse.'}, {'role': 'user', 'content': 'hi'}]}
     """
     if "conversations" not in record:
         raise RowError(row, "missing_field", "field 'conversations' is missing; expected a list of {from, value}.")
-    out = {"messages": sharegpt_messages(row, record["conversations"], role_map)}
+    messages = sharegpt_messages(row, record["conversations"], role_map)
+    out = {"messages": _with_system(row, messages, row_system(row, record))}
     if record.get("tools") is not None:
         out["tools"] = record["tools"]
     return out

@@ -38,6 +38,12 @@ def smollm(tok_dir):
 
 
 @pytest.fixture(scope="session")
+def qwen_path(tok_dir, qwen) -> str:
+    """Where the Qwen2.5 tokenizer is saved (what a peer config names as its base model)."""
+    return qwen.name_or_path
+
+
+@pytest.fixture(scope="session")
 def tok_path(tok_dir, smollm) -> str:
     """The directory SmolLM2's tokenizer was saved to (for the CLI and recipes, which load by path)."""
     return str(tok_dir / "smollm2_tokenizer")

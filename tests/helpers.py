@@ -103,3 +103,9 @@ def tiny_llama(vocab: int, attn: str = "sdpa", seed: int = 0):
         num_key_value_heads=2, max_position_embeddings=1024, attn_implementation=attn, attention_dropout=0.0,
     )
     return transformers.LlamaForCausalLM(config)
+
+
+def trained_positions(row) -> list[int]:
+    """Positions a prepared row trains; every label is -100 or its own input id."""
+    assert all(lab in (-100, i) for i, lab in zip(row["input_ids"], row["labels"]))
+    return [k for k, lab in enumerate(row["labels"]) if lab != -100]

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import trained_positions
 import yaml
 from datasets import load_from_disk
 
@@ -52,16 +53,6 @@ def _rows(cfg) -> list[dict]:
     return list(ds["train"] if hasattr(ds, "keys") else ds)
 
 
-def _trained(row) -> list[int]:
-    assert all(lab in (-100, i) for i, lab in zip(row["input_ids"], row["labels"]))
-    return [k for k, lab in enumerate(row["labels"]) if lab != -100]
-
-
-@pytest.fixture(scope="module")
-def qwen_path(tok_dir, qwen) -> str:
-    return qwen.name_or_path
-
-
 @pytest.fixture(scope="module")
 def llama3_path(tok_dir, llama3) -> str:
     return llama3.name_or_path
@@ -79,19 +70,19 @@ def llama3_path(tok_dir, llama3) -> str:
 def test_end_of_turn_modes_and_train_on_inputs(tmp_path, qwen_path, entry, top, trained):
     (row,) = _rows(_config(tmp_path, qwen_path, [{"conversations": CHAT}], entry, **top))
     assert row["input_ids"] == IDS
-    assert _trained(row) == trained
+    assert trained_positions(row) == trained
 
 
 def test_message_field_training_and_roles_to_train(tmp_path, qwen_path):
     flagged = [dict(m) for m in CHAT]
     flagged[2]["train"] = False  # "Hello" is not trained; "Later" (no flag) follows roles_to_train
     (row,) = _rows(_config(tmp_path, qwen_path, [{"conversations": flagged}], {"message_field_training": "train"}))
-    assert (row["input_ids"], _trained(row)) == (IDS, [30, 31])
+    assert (row["input_ids"], trained_positions(row)) == (IDS, [30, 31])
     only = [dict(m) for m in CHAT]
     only[4]["train"] = True  # roles_to_train: [] trains the flagged messages only
     (row,) = _rows(_config(tmp_path, qwen_path, [{"conversations": only}],
                            {"message_field_training": "train", "roles_to_train": []}))
-    assert (row["input_ids"], _trained(row)) == (IDS, [30, 31])
+    assert (row["input_ids"], trained_positions(row)) == (IDS, [30, 31])
 
 
 def test_roles_aliases_and_legacy_role_content_fields(tmp_path, qwen_path):
@@ -99,16 +90,16 @@ def test_roles_aliases_and_legacy_role_content_fields(tmp_path, qwen_path):
     entry = {"message_property_mappings": None, "message_field_role": "speaker", "message_field_content": "text",
              "roles": {"user": ["person"], "assistant": ["bot"], "system": ["system"]}}
     (row,) = _rows(_config(tmp_path, qwen_path, [{"conversations": renamed}], entry))
-    assert (row["input_ids"], _trained(row)) == (IDS, [17, 18, 30, 31])
+    assert (row["input_ids"], trained_positions(row)) == (IDS, [17, 18, 30, 31])
 
 
 def test_drop_system_message_and_field_system(tmp_path, qwen_path):
     (row,) = _rows(_config(tmp_path, qwen_path, [{"conversations": CHAT}], {"drop_system_message": True}))
-    assert (row["input_ids"], _trained(row)) == (NO_SYSTEM, [30, 31, 43, 44])
+    assert (row["input_ids"], trained_positions(row)) == (NO_SYSTEM, [30, 31, 43, 44])
     (row,) = _rows(_config(tmp_path, qwen_path, [{"conversations": CHAT[1:], "sys": "Be kind."}],
                            {"field_system": "sys"}))
     assert row["input_ids"] == IDS[:4] + [3093] + IDS[5:]  # " kind"
-    assert _trained(row) == [17, 18, 30, 31]
+    assert trained_positions(row) == [17, 18, 30, 31]
 
 
 def test_field_messages_as_json_string_and_field_tools(tmp_path, qwen_path):
@@ -121,7 +112,7 @@ def test_field_messages_as_json_string_and_field_tools(tmp_path, qwen_path):
     messages = [{"role": {"human": "user", "gpt": "assistant"}.get(m["from"], m["from"]), "content": m["value"]}
                 for m in CHAT]
     assert row["input_ids"] == tok.apply_chat_template(messages, tools=tools, tokenize=True, return_dict=True)["input_ids"]
-    assert [tok.decode([row["input_ids"][k]]) for k in _trained(row)] == ["Hello", "<|im_end|>", "Later", "<|im_end|>"]
+    assert [tok.decode([row["input_ids"][k]]) for k in trained_positions(row)] == ["Hello", "<|im_end|>", "Later", "<|im_end|>"]
 
 
 def test_field_thinking_is_passed_as_reasoning_content():
@@ -156,7 +147,7 @@ def test_sequence_len_and_excess_length_strategy(tmp_path, qwen_path):
     rows = _rows(_config(tmp_path, qwen_path, long, sequence_len=24, excess_length_strategy="truncate",
                          shuffle_merged_datasets=False))
     assert [r["input_ids"] for r in rows] == [IDS[:24], IDS[:20]]
-    assert [_trained(r) for r in rows] == [[17, 18], [17, 18]]
+    assert [trained_positions(r) for r in rows] == [[17, 18], [17, 18]]
     with pytest.raises(SFTPrepError, match=r"^axolotl: excess_length_strategy: 'cut'; expected one of drop, truncate, "
                                            r"raise\.$"):
         from_axolotl(_config(tmp_path, qwen_path, long, sequence_len=24, excess_length_strategy="cut"))
@@ -168,7 +159,7 @@ def test_chat_template_jinja_file(tmp_path, qwen_path):
                         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
     (row,) = _rows(_config(tmp_path, qwen_path, [{"conversations": CHAT[1:]}], chat_template="jinja",
                            chat_template_jinja=str(template)))
-    assert (row["input_ids"], _trained(row)) == (IDS[8:], [9, 10, 22, 23])  # no default system block
+    assert (row["input_ids"], trained_positions(row)) == (IDS[8:], [9, 10, 22, 23])  # no default system block
     with pytest.raises(SFTPrepError, match=r"^axolotl: chat_template_jinja: hf_sftprep reads the template from a file; "
                                            r"save the template text to a \.jinja file and give its path\.$"):
         from_axolotl(_config(tmp_path, qwen_path, [], chat_template="jinja", chat_template_jinja="{{ x }}"))
@@ -184,7 +175,7 @@ def test_type_alpaca_is_the_stanford_prompt(tmp_path, qwen_path):
 
     tok = AutoTokenizer.from_pretrained(qwen_path)
     assert tok.decode(row["input_ids"]).endswith("### Input:\n1+1\n\n### Response:2<|im_end|>")
-    assert tok.decode([row["input_ids"][k] for k in _trained(row)]) == "2<|im_end|>"
+    assert tok.decode([row["input_ids"][k] for k in trained_positions(row)]) == "2<|im_end|>"
     with pytest.raises(SFTPrepError, match=r"^axolotl: datasets\[0\] \(.*\): roles_to_train is a chat_template option; "
                                            r"type: alpaca reads instruction, input and output columns only\.$"):
         from_axolotl({**cfg, "datasets": [{**cfg["datasets"][0], "roles_to_train": ["assistant"]}]})
@@ -204,9 +195,9 @@ def test_lfm2_example_split_eot_tokens_val_set_size_and_packing(tmp_path, qwen_p
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(qwen_path)
-    first = [tok.decode([packed["input_ids"][k]]) for k in _trained(packed) if k < packed["seq_lengths"][0]]
+    first = [tok.decode([packed["input_ids"][k]]) for k in trained_positions(packed) if k < packed["seq_lengths"][0]]
     assert first == ["Hello", " ", "0", "<|im_end|>", "Later", " ", "0", "<|im_end|>"]
-    assert len(_trained(packed)) == 3 * 8
+    assert len(trained_positions(packed)) == 3 * 8
 
 
 def test_llama3_example_with_the_tokenizers_template(tmp_path, llama3_path):
@@ -223,7 +214,7 @@ def test_llama3_example_with_the_tokenizers_template(tmp_path, llama3_path):
     assert (ds["train"].num_rows, ds["test"].num_rows) == (19, 1)
     row = ds["train"][0]
     assert row["input_ids"][-2:] == [9906, 128009]  # "Hello", <|eot_id|>
-    assert [row["labels"][k] for k in _trained(row)] == [9906, 128009]
+    assert [row["labels"][k] for k in trained_positions(row)] == [9906, 128009]
 
 
 def test_gemma2_example_refused_then_drop_system_message(tmp_path, qwen_path):
@@ -233,7 +224,7 @@ def test_gemma2_example_refused_then_drop_system_message(tmp_path, qwen_path):
         from_axolotl(_fixture("axolotl_gemma2_qlora.yml", tmp_path, qwen_path, rows))
     cfg = _fixture("axolotl_gemma2_qlora.yml", tmp_path, qwen_path, rows, chat_template=None, eot_tokens=None)
     (row,) = _rows(cfg)
-    assert (row["input_ids"], _trained(row)) == (NO_SYSTEM, [30, 31, 43, 44])
+    assert (row["input_ids"], trained_positions(row)) == (NO_SYSTEM, [30, 31, 43, 44])
 
 
 # -- refused options: the exact message -------------------------------------------------------------
@@ -342,7 +333,7 @@ def test_cli_build_axolotl(tmp_path, qwen_path, capsys):
     (tmp_path / "ax.yml").write_text(yaml.safe_dump(cfg))
     assert main(["build", "--axolotl", str(tmp_path / "ax.yml"), "--out", str(tmp_path / "out")]) == 0
     (row,) = list(load_from_disk(str(tmp_path / "out")))
-    assert (row["input_ids"], _trained(row), row["source"]) == (IDS, [17, 18, 30, 31], "c")
+    assert (row["input_ids"], trained_positions(row), row["source"]) == (IDS, [17, 18, 30, 31], "c")
     assert main(["build", "--axolotl", str(tmp_path / "ax.yml"), "--out", str(tmp_path / "o2"), "--max-length", "9"]) == 2
     assert capsys.readouterr().err.strip().endswith(
         "hf-sftprep: error: --max-length is set by the axolotl config (sequence_len); drop --max-length.")

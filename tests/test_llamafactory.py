@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import trained_positions
 from datasets import load_from_disk
 
 from hf_sftprep import SFTPrepError, from_llamafactory
@@ -41,22 +42,12 @@ def _rows(recipe) -> list[dict]:
     return list(ds["train"] if hasattr(ds, "keys") else ds)
 
 
-def _trained(row) -> list[int]:
-    assert all(lab in (-100, i) for i, lab in zip(row["input_ids"], row["labels"]))
-    return [k for k, lab in enumerate(row["labels"]) if lab != -100]
-
-
-@pytest.fixture(scope="module")
-def qwen_path(tok_dir, qwen) -> str:
-    return qwen.name_or_path
-
-
 # -- handled fields: exact ids and labels ---------------------------------------------------------
 def test_alpaca_demo_prompt_query_response(info, qwen_path):
     _write(info, "alpaca_en_demo.json", [{"instruction": "Add", "input": "1+1", "output": "2"}])
     (row,) = _rows(from_llamafactory(info, "alpaca_en_demo", tokenizer=qwen_path))
     assert row["input_ids"] == DEFAULT_SYSTEM + ADD  # "Add\n1+1": prompt and query joined by "\n"
-    assert _trained(row) == [34, 35]  # "2", <|im_end|>
+    assert trained_positions(row) == [34, 35]  # "2", <|im_end|>
 
 
 def test_alpaca_columns_system_and_history(info, qwen_path):
@@ -69,7 +60,7 @@ def test_alpaca_columns_system_and_history(info, qwen_path):
     first, second = sorted(_rows(from_llamafactory(info, ["mine"], tokenizer=qwen_path)), key=lambda r: -r["length"])
     hi_yo = [151644, 872, 198, 13048, 151645, 198, 151644, 77091, 198, 64725, 151645, 198]
     assert first["input_ids"] == BE_BRIEF + hi_yo + ADD
-    assert _trained(first) == [17, 18, 33, 34]  # the history answer is trained too, as LLaMA-Factory trains it
+    assert trained_positions(first) == [17, 18, 33, 34]  # the history answer is trained too, as LLaMA-Factory trains it
     # an empty query is left out of the join; an empty system writes no system message (the template's default)
     assert second["input_ids"] == DEFAULT_SYSTEM + [151644, 872, 198, 2212, 151645, 198, 151644, 77091, 198, 17,
                                                     151645, 198]
@@ -91,7 +82,7 @@ def test_sharegpt_tools_demo(info, qwen_path):
     assert '<tools>\n{"name": "add", "description": "Add.", "parameters": {"type": "object", "properties": {}}}\n</tools>' in text
     assert '<tool_call>\n{"name": "add", "arguments": {}}\n</tool_call>' in text
     assert "<tool_response>\n2\n</tool_response>" in text
-    trained = tok.decode([row["input_ids"][k] for k in _trained(row)])
+    trained = tok.decode([row["input_ids"][k] for k in trained_positions(row)])
     assert trained == '<tool_call>\n{"name": "add", "arguments": {}}\n</tool_call><|im_end|>2<|im_end|>'
 
 
@@ -104,7 +95,7 @@ def test_sharegpt_tags_and_system_tag(info, qwen_path):
     _write(info, "t.json", [{"messages": [{"role": "system", "content": "Be brief."},
                                           {"role": "user", "content": "Add\n1+1"}, {"role": "assistant", "content": "2"}]}])
     (row,) = _rows(from_llamafactory(info, "thoughts", tokenizer=qwen_path))
-    assert (row["input_ids"], _trained(row)) == (BE_BRIEF + ADD, [21, 22])
+    assert (row["input_ids"], trained_positions(row)) == (BE_BRIEF + ADD, [21, 22])
 
 
 def test_num_samples_cutoff_len_val_size_and_hub_entries(info, qwen_path):

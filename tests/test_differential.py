@@ -102,7 +102,7 @@ class _Report:
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck),
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck),
           phases=[Phase.explicit, Phase.generate])  # shrinking a batch takes minutes; the message names the row
 @given(batch=batches())
 def test_prepare_equals_apply_chat_template_and_the_reference(request, tmp_path_factory, batch):

@@ -85,7 +85,7 @@ def test_zoo_identical_on_both_backends(zoo, name):
     tok, _ = zoo(name)
     kinds = ["plain", "reasoning"] + (["tools"] if ZOO_FAMILIES[name].supports_tools() else [])
     rows = []
-    for seed in range(12):
+    for seed in range(6):
         messages, tools = random_chat(random.Random(seed), kinds[seed % len(kinds)])
         rows.append({"messages": messages, "tools": tools})
     got = _prepared(tok, rows, backend="auto", on_invalid="drop")

@@ -133,11 +133,11 @@ def test_real_smollm2_lora(smollm_checkpoint, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(smollm_checkpoint)
-    raw = chats(25)
+    raw = chats(9)
     split = raw.train_test_split(test_size=1, seed=0)
-    ds = prepare(split["train"], tok, max_length=256)
+    ds = prepare(split["train"], tok, max_length=192)
     model = AutoModelForCausalLM.from_pretrained(smollm_checkpoint)
-    trainer = build_trainer(model, tok, ds, args=sft_args(tmp_path, steps=24, lr=2e-3))
+    trainer = build_trainer(model, tok, ds, args=sft_args(tmp_path, steps=12, lr=2e-3, batch=2))
     assert trainer.train_dataset.column_names == ["input_ids", "labels", "length"]
     trainer.train()
     curve = losses(trainer)

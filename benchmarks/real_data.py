@@ -148,10 +148,11 @@ Every kept row, verified:
 
 {verify_table(results)}
 
-Not attributable, by reason: {reasons}. The `prefix_renders` rows looked at (records 119 and 121) hold one
-answer twice, word for word (129 of the 10,000 records do): both messages get the same region, and the
-reference refuses to choose;
-`text_elsewhere` is an answer whose text also occurs before its own place (docs/verify.md). The verify time
+Not attributable, by reason: {reasons}. Before the reference fix 03c791e (a message's text searched past
+what its prefix rendering shares with the full rendering) this run gave 134 per tokenizer: 131 `prefix_renders`,
+most of them rows that hold one answer twice, and 3 `text_elsewhere`. The rows left are not yet explained: the
+first four looked at (records 252, 800, 919, 1014) repeat no answer; prepare() keeps them, and verify() reports
+them as rows it cannot check (docs/verify.md). The verify time
 is two `apply_chat_template` renders per assistant message plus one offsets encode per row, in Python; the
 0.3.0 columns come from `--prepare-only` under `PYTHONPATH=/tmp/base_tree` (a `git worktree` at 129011e).
 """

@@ -159,6 +159,7 @@ class Case:
     config: dict
     peer_config: dict | None = None
     note: str = ""
+    skipped: str = ""  # why the peer skips rows, where it does (read off its logs and source)
 
 
 SHAREGPT_NAMES = {"user": "human", "assistant": "gpt"}
@@ -190,7 +191,7 @@ def axolotl_cases() -> list[Case]:
     msgs = [{"messages": m} for m in chats(ROWS, 3, assistant_first=True)]
     cases = [
         Case("lfm2-350m-fft.yaml", "axolotl", "qwen", "field_messages: conversations, message_field_role: from, "
-             "message_field_content: value, eot_tokens: [<\\|im_end\\|>], split: train[:20%]",
+             "message_field_content: value, eot_tokens: [<|im_end|>], split: train[:20%]",
              _sharegpt(5 * ROWS, 1), _ax_fixture("axolotl_LiquidAI_lfm2-350m-fft.yaml"),
              note="Qwen2.5 stands in for LFM2 (both ChatML)"),
         Case("gemma2/qlora.yml", "axolotl", "qwen", "drop_system_message: true, message_property_mappings "
@@ -305,10 +306,14 @@ def llamafactory_cases() -> list[Case]:
              _role_content(ROWS, 27), _lf("open_thoughts", "qwen"), note="hub entry read from a local file"),
         Case("ultrachat_200k", "llamafactory", "llama3", "sharegpt tags role/content/user/assistant (no system_tag)",
              _role_content(ROWS, 28, system_every=0), _lf("ultrachat_200k", "llama3"),
-             note="hub entry read from a local file (its split train_sft dropped)"),
+             note="hub entry read from a local file, its split train_sft dropped"),
         Case("ultrachat_200k tags, rows with a system turn", "llamafactory", "llama3", "tags without system_tag, a "
              "first system message on half the rows", _role_content(ROWS, 29), _lf("ultrachat_200k", "llama3"),
-             note="hub entry read from a local file (its split train_sft dropped)"),
+             note="hub entry read from a local file, its split train_sft dropped",
+             skipped="LLaMA-Factory's DatasetAttr.join sets every tag a `tags` mapping leaves out to None, so this "
+                     "entry has no system_tag and a first system message is not an allowed role: its converter logs "
+                     "'Invalid role tag' and the processor skips the row. Ours keeps the default system_tag "
+                     "('system') for a tag left out and prepares these rows with their system prompt."),
         Case("sharegpt system column", "llamafactory", "qwen", "sharegpt role/content tags, columns messages and "
              "system", [{"messages": [x for x in m if x["role"] != "system"], "system": SYSTEMS[i % 4] if i % 3 else ""}
                         for i, m in enumerate(chats(ROWS, 30))],
@@ -399,44 +404,73 @@ def worker(args) -> None:
 
 # ---------------------------------------------------------------- comparison (pure Python: tests/test_peer_configs.py)
 
-def row_diff(peer: tuple[list, list], ours: tuple[list, list]) -> dict | None:
-    """None when input_ids and trained positions are equal. Otherwise, for differing ids, the differing middle
-    of both rows (between their common prefix and suffix); for equal ids, the positions only one side trains.
+def row_diff(peer: tuple[list, list], ours: tuple[list, list]) -> list[dict]:
+    """Where two rows (input_ids, trained mask) differ, as units: an ``ids`` unit for each stretch of ids that
+    differs (difflib's alignment), a ``label`` unit for each aligned equal token that one side alone trains.
+    Empty when the rows are equal.
 
     Example:
         >>> row_diff(([1, 2, 3], [False, True, True]), ([1, 2, 3], [False, True, False]))
-        {'kind': 'labels', 'peer_only': [2], 'ours_only': []}
-        >>> row_diff(([1, 9, 3], [False, True, True]), ([1, 2, 2, 3], [False, True, True, True]))
-        {'kind': 'ids', 'at': 1, 'peer': [9], 'ours': [2, 2]}
+        [{'kind': 'label', 'side': 'peer', 'at': 2, 'ours_at': 2}]
+        >>> (unit,) = row_diff(([1, 9, 3], [False, True, True]), ([1, 2, 2, 3], [False, True, True, True]))
+        >>> unit["kind"], unit["at"], unit["peer"], unit["ours"], unit["ours_trained"]
+        ('ids', 1, [9], [2, 2], [True, True])
     """
-    (p_ids, p_tr), (o_ids, o_tr) = peer, ours
-    if list(p_ids) == list(o_ids):
-        if list(p_tr) == list(o_tr):
-            return None
-        return {"kind": "labels", "peer_only": [i for i, (a, b) in enumerate(zip(p_tr, o_tr)) if a and not b],
-                "ours_only": [i for i, (a, b) in enumerate(zip(p_tr, o_tr)) if b and not a]}
-    k = 0
-    while k < min(len(p_ids), len(o_ids)) and p_ids[k] == o_ids[k]:
-        k += 1
-    s = 0
-    while s < min(len(p_ids), len(o_ids)) - k and p_ids[-1 - s] == o_ids[-1 - s]:
-        s += 1
-    return {"kind": "ids", "at": k, "peer": list(p_ids[k:len(p_ids) - s]), "ours": list(o_ids[k:len(o_ids) - s])}
+    import difflib
+
+    (p_ids, p_tr), (o_ids, o_tr) = (list(peer[0]), list(peer[1])), (list(ours[0]), list(ours[1]))
+    out = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, p_ids, o_ids, autojunk=False).get_opcodes():
+        if tag != "equal":
+            out.append({"kind": "ids", "at": i1, "ours_at": j1, "peer": p_ids[i1:i2], "ours": o_ids[j1:j2],
+                        "peer_trained": p_tr[i1:i2], "ours_trained": o_tr[j1:j2]})
+            continue
+        out += [{"kind": "label", "side": "peer" if p_tr[i] else "ours", "at": i, "ours_at": j}
+                for i, j in zip(range(i1, i2), range(j1, j2)) if p_tr[i] != o_tr[j]]
+    return out
 
 
-def describe(diff: dict, peer: tuple[list, list], ours: tuple[list, list], decode) -> dict:
-    """The diff with its tokens decoded. Labels: each token one side alone trains, with the text of the 8 tokens
-    before it. Ids: both sides' differing text, the text just before it, and whether the trained text is the same."""
-    ids = list(peer[0])
-    if diff["kind"] == "labels":
-        def tokens(positions):
-            return [[decode(ids[max(i - 8, 0):i]), decode([ids[i]])] for i in positions]
+HEADERS, ENDS = ("<|im_start|>", "<|start_header_id|>"), ("<|im_end|>", "<|eot_id|>")
 
-        return {**diff, "peer_only": tokens(diff["peer_only"]), "ours_only": tokens(diff["ours_only"])}
-    trained = [decode([int(t) for t, m in zip(*row) if m]) for row in (peer, ours)]
-    return {**diff, "before": decode(ids[max(diff["at"] - 8, 0):diff["at"]]), "peer": decode(diff["peer"]),
-            "ours": decode(diff["ours"]), "same_trained_text": trained[0] == trained[1],
-            "trained_peer": trained[0], "trained_ours": trained[1]}
+
+def block(text: str, offset: int) -> tuple[str, str]:
+    """The role and the body of the turn that holds character ``offset`` of a rendered ChatML / Llama 3 row
+    (``("", text)`` for a row without headers, such as an Alpaca prompt).
+
+    Example:
+        >>> block("<|im_start|>system\\nBe brief.<|im_end|>\\n<|im_start|>user\\nHi<|im_end|>", 22)
+        ('system', 'Be brief.')
+    """
+    start = max(text.rfind(h, 0, offset + 1) for h in HEADERS)
+    if start < 0:
+        return "", text
+    head = text[start:].split("\n", 1)[0]
+    role = head.replace("<|end_header_id|>", "").split("|>", 1)[-1]
+    body_start = start + len(head) + 1
+    ends = [i for i in (text.find(e, offset) for e in ENDS) if i >= 0]
+    return role, text[body_start:min(ends, default=len(text))].strip("\n")
+
+
+def describe(unit: dict, peer_ids: list, ours_ids: list, decode) -> dict:
+    """A unit decoded: the text of the 16 peer tokens before it, the role and text of its turn (``in``,
+    ``peer_block``, ``ours_block``), and the token (label) or both sides' text and trained text (ids).
+
+    Example:
+        >>> names = {1: "a", 2: "<|im_end|>", 3: "\\n"}
+        >>> describe({"kind": "label", "side": "peer", "at": 2, "ours_at": 2}, [1, 2, 3], [1, 2, 3],
+        ...          lambda ids: "".join(names[i] for i in ids))["token"]
+        '\\n'
+    """
+    at, o_at = unit["at"], unit["ours_at"]
+    peer_text, ours_text = decode(list(peer_ids)), decode(list(ours_ids))
+    role, peer_block = block(peer_text, len(decode(list(peer_ids[:at]))))
+    out = {"kind": unit["kind"], "at": at, "before": decode(list(peer_ids[max(at - 16, 0):at])), "in": role,
+           "peer_block": peer_block, "ours_block": block(ours_text, len(decode(list(ours_ids[:o_at]))))[1]}
+    if unit["kind"] == "label":
+        return {**out, "side": unit["side"], "token": decode([peer_ids[at]])}
+    return {**out, "peer": decode(unit["peer"]), "ours": decode(unit["ours"]),
+            "peer_trained": decode([t for t, m in zip(unit["peer"], unit["peer_trained"]) if m]),
+            "ours_trained": decode([t for t, m in zip(unit["ours"], unit["ours_trained"]) if m])}
 
 
 # ---------------------------------------------------------------- driver (main python)
@@ -512,7 +546,7 @@ def _load(path: Path) -> list[tuple[list, list]]:
 def compare_case(case: Case, peer_out: dict, ours_out: dict, dumps: dict, decode) -> dict:
     """Per row: peer row j is source row kept[j]; ours keeps every row, in file order."""
     out = {"case": case.name, "peer": case.peer, "tokenizer": case.tok, "options": case.options, "note": case.note,
-           "rows": len(case.rows)}
+           "skipped": case.skipped, "rows": len(case.rows)}
     if "error" in peer_out or "error" in ours_out:
         return {**out, "peer_error": peer_out.get("error"), "ours_error": ours_out.get("error")}
     peer_rows, our_rows = _load(dumps["peer"]), _load(dumps["ours"])
@@ -521,43 +555,195 @@ def compare_case(case: Case, peer_out: dict, ours_out: dict, dumps: dict, decode
                peer_dropped=sorted(set(range(peer_out["rows_in"])) - set(kept)))
     if len(our_rows) != peer_out["rows_in"]:
         return {**out, "ours_error": f"ours kept {len(our_rows)} of {peer_out['rows_in']} rows; rows not paired"}
-    diffs = []
+    rows = []
     for j, src in enumerate(kept):
-        diff = row_diff(peer_rows[j], our_rows[src])
-        if diff is not None:
-            d = describe(diff, peer_rows[j], our_rows[src], decode)
-            if d.get("same_trained_text"):
-                del d["trained_peer"], d["trained_ours"]
-            diffs.append({"row": src, "class": classify(d), **d})
-    same_ids = len(kept) - sum(d["kind"] == "ids" for d in diffs)
+        found = [describe(u, peer_rows[j][0], our_rows[src][0], decode) for u in row_diff(peer_rows[j], our_rows[src])]
+        if found:
+            rows.append({"row": src, "ids_equal": peer_rows[j][0] == our_rows[src][0],
+                         "class": classify(case.peer, found), "units": found})
     classes: dict[str, int] = {}
-    for d in diffs:
-        classes[d["class"]] = classes.get(d["class"], 0) + 1
-    examples = {c: next(d for d in diffs if d["class"] == c) for c in classes}
-    return {**out, "compared": len(kept), "ids_equal": same_ids, "labels_equal": len(kept) - len(diffs),
-            "classes": classes, "examples": examples, "diffs": diffs}
+    for r in rows:
+        classes[r["class"]] = classes.get(r["class"], 0) + 1
+    return {**out, "compared": len(kept), "ids_equal": len(kept) - sum(not r["ids_equal"] for r in rows),
+            "labels_equal": len(kept) - len(rows), "classes": classes,
+            "examples": {c: next(r for r in rows if r["class"] == c) for c in classes}, "differing_rows": rows}
 
 
 # ---------------------------------------------------------------- classes of differences, read off the tokens
 
-CLASSES: dict[str, tuple[str, object]] = {}  # name -> (reason, test of one unit), first match wins
+QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
 
-def units(d: dict) -> list[dict]:
-    """A described diff as the units a class explains: each token one side alone trains, or the ids' difference."""
-    if d["kind"] == "ids":
-        return [d]
-    return [{"kind": "label", "side": side, "before": before, "token": token}
-            for side in ("peer", "ours") for before, token in d[f"{side}_only"]]
+def _alpaca_split(u: dict) -> bool:
+    """Axolotl writes '### Response:\\n' and then the answer, tokenized apart; ours writes '### Response:' and the
+    answer in one text. The unit is that newline, possibly with the answer's first token."""
+    return u["kind"] == "ids" and ((u["before"].endswith("### Response") and u["peer"].startswith(":\n")
+                                    and u["ours"] == ":" + u["peer"][2:])
+                                   or (u["before"].endswith("### Response:\n") and u["peer"] == "\n"
+                                       and u["ours"] == ""))
 
 
-def classify(d: dict) -> str:
-    """The classes of a row's difference units, joined by ' + ' (a unit no class explains: 'unexplained')."""
-    found = {next((name for name, (_, test) in CLASSES.items() if test(u)), "unexplained") for u in units(d)}
-    return " + ".join(sorted(found))
+def _unwrapped(block: str) -> str:
+    return block.replace('{"type": "function", "function": ', "").replace("}}}\n", "}}\n")
+
+
+# name -> (peer, reason, test of one described unit); each was read off the decoded rows of a run
+CLASSES: dict[str, tuple[str, str, object]] = {
+    "straddling header token": (
+        "axolotl",
+        "an answer opening with '\\n': Qwen's header 'assistant\\n' and that newline merge into one token "
+        "('\\n\\n'). Axolotl trains it (its turn starts inside the token); ours leaves it untrained, since it "
+        "holds header text (docs/masking.md). The answer's other tokens agree.",
+        lambda u: u["kind"] == "label" and u["side"] == "peer" and u["in"] == "assistant"
+        and u["before"].endswith("assistant") and u["token"].strip() == "" and u["token"].startswith("\n")),
+    "ours trains the default system's end of turn": (
+        "axolotl",
+        "train_on_eos: all on a row without a system message: Qwen2.5's template writes its default system block, "
+        "and ours trains that block's '<|im_end|>' as well; Axolotl trains the end of turn of the row's own "
+        "messages only.",
+        lambda u: u["kind"] == "label" and u["side"] == "ours" and u["in"] == "system"
+        and u["token"] == "<|im_end|>" and u["peer_block"] == QWEN_DEFAULT_SYSTEM),
+    "alpaca prompt newline": (
+        "axolotl",
+        "type: alpaca: Axolotl's prompt ends '### Response:\\n' and the output is tokenized on its own; ours is "
+        "Stanford's, '### Response:' followed by the output, in one text. The trained tokens are the same.",
+        lambda u: _alpaca_split(u) and u["peer_trained"] == u["ours_trained"]),
+    "ours leaves the alpaca answer's first token untrained": (
+        "axolotl",
+        "type: alpaca: ours writes '### Response:' straight before the output, and BPE merges the ':' with the "
+        "output's first letters (':The', ':A') or its leading newline (':\\n'); that token holds prompt text, so "
+        "ours leaves the output's first word untrained. Axolotl's '\\n' keeps them apart and trains it.",
+        lambda u: _alpaca_split(u) and u["peer_trained"] != u["ours_trained"]),
+    "Axolotl ignores field_system (peer bug)": (
+        "axolotl",
+        "Axolotl 0.19 never reads field_system for type: chat_template: its SFTDataset schema has no such key "
+        "(validation drops it) and its StrategyLoader passes none to ChatTemplatePrompter, whose field_system "
+        "parameter then stays 'system'. A system column under another name is ignored, and Qwen2.5's template "
+        "writes its default system prompt instead. Ours reads the column that field_system names.",
+        lambda u: u["kind"] == "ids" and u["in"] == "system" and u["peer_block"] == QWEN_DEFAULT_SYSTEM
+        and u["ours_block"] != QWEN_DEFAULT_SYSTEM),
+    "newline after <|im_end|> trained": (
+        "llamafactory",
+        "LLaMA-Factory's qwen template has the assistant slot '{{content}}<|im_end|>\\n' and trains all of it, "
+        "the '\\n' after '<|im_end|>' included; ours trains through '<|im_end|>', the end of turn the "
+        "tokenizer's template stops generation at.",
+        lambda u: u["kind"] == "label" and u["side"] == "peer" and u["token"] == "\n"
+        and u["before"].endswith("<|im_end|>")),
+    "tool schemas wrapped": (
+        "llamafactory",
+        "LLaMA-Factory's qwen tool formatter writes each schema of the tools column as {\"type\": \"function\", "
+        "\"function\": schema}; the tokenizer's Qwen2.5 template writes the column's items as they are (glaive's "
+        "rows hold bare schemas). Write the schemas wrapped in the data and both render the same text.",
+        lambda u: u["kind"] == "ids" and u["in"] == "system" and u["peer_block"] != u["ours_block"]
+        and _unwrapped(u["peer_block"]) == u["ours_block"]),
+    "edge whitespace not trimmed": (
+        "llamafactory",
+        "LLaMA-Factory's llama3 template writes message text as it is; the tokenizer's Llama 3 template (TRL's "
+        "llama3.jinja) trims each message, so an answer's leading or trailing spaces and newlines are in "
+        "LLaMA-Factory's row (and trained) and not in ours.",
+        lambda u: u["kind"] == "ids" and u["peer"] != u["ours"] and u["peer"].strip() == u["ours"].strip()
+        and u["peer_trained"].strip() == u["ours_trained"].strip()),
+    "header and answer tokenized apart": (
+        "llamafactory",
+        "an answer opening with '\\n' on Qwen: LLaMA-Factory encodes the prompt and the answer separately, so "
+        "the header's '\\n' and the answer's stay two tokens and the second is trained; whole-text tokenization "
+        "merges them into one '\\n\\n' token, which holds header text and ours leaves untrained. Same text.",
+        lambda u: u["kind"] == "ids" and u["peer"] == u["ours"] and u["in"] == "assistant"),
+}
+
+
+def unit_class(peer: str, unit: dict) -> str:
+    return next((n for n, (p, _, test) in CLASSES.items() if p == peer and test(unit)), "unexplained")
+
+
+def classify(peer: str, found: list[dict]) -> str:
+    """The classes of a row's units, joined by ' + '; a unit no class of that peer explains is 'unexplained'."""
+    return " + ".join(sorted({unit_class(peer, u) for u in found}))
+
+
+# ---------------------------------------------------------------- report (docs/migrating.md, between the markers)
+
+def _marks(peer: str) -> tuple[str, str]:
+    return f"<!-- peer_configs: {peer} (written by benchmarks/peer_configs.py) -->", f"<!-- /peer_configs: {peer} -->"
+
+
+def _code(text: str, keep: int = 60) -> str:
+    text = json.dumps(text if len(text) <= keep else "…" + text[-keep:], ensure_ascii=False)[1:-1]
+    return peers._cell(f"`{text}`") if text else "(nothing)"
+
+
+def example(peer: str, row: dict, name: str) -> str:
+    """A differing row in a line: its first unit of class ``name``, decoded."""
+    u = next(u for u in row["units"] if unit_class(peer, u) == name)
+    who = PEER_NAMES[peer]
+    if u["kind"] == "label":
+        return f"row {row['row']}: {who if u['side'] == 'peer' else 'ours'} alone trains {_code(u['token'])} " \
+               f"after {_code(u['before'], 40)}"
+    return (f"row {row['row']}, after {_code(u['before'], 30)}: {who} {_code(u['peer'])}, ours {_code(u['ours'])}; "
+            f"trained there: {who} {_code(u['peer_trained'])}, ours {_code(u['ours_trained'])}")
+
+
+def _table_row(r: dict) -> str:
+    name = f"{r['case']}" + (f" ({r['note']})" if r.get("note") else "")
+    if r.get("peer_error") or r.get("ours_error"):
+        return f"| {peers._cell(name)} | {peers._cell(r['options'])} | {r['rows']} | – | – | " \
+               f"{peers._cell('peer: ' + str(r['peer_error']) + '; ours: ' + str(r['ours_error']))} |"
+    found = [f"{c} ×{n}" for c, n in r["classes"].items()] or ["none"]
+    if r["peer_dropped"]:
+        found.append(f"{len(r['peer_dropped'])} rows skipped by the peer")
+    return (f"| {peers._cell(name)} | {peers._cell(r['options'])} | {r['compared']}/{r['rows']} | {r['ids_equal']} | "
+            f"{r['labels_equal']} | {peers._cell('; '.join(found))} |")
+
+
+def markdown(peer: str, results: list[dict], meta: dict) -> str:
+    mine = [r for r in results if r["peer"] == peer]
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"][peer].items())
+    lines = [f"Measured with {versions} (ours: {meta['ours']}), {ROWS} generated rows per case "
+             f"(`benchmarks/peer_configs.py`; rows, decoded differences: `benchmarks/results/peer_configs.json`). "
+             "Rows: compared / written (the peer skips some rows in one case); ids equal: rows whose input_ids "
+             "match; labels equal: rows whose input_ids and trained positions (labels != -100) both match.", "",
+             "| case | options | rows | ids equal | labels equal | differences (rows) |",
+             "|---|---|---:|---:|---:|---|"]
+    lines += [_table_row(r) for r in mine]
+    seen = {c for r in mine for c in r.get("classes", {}) for c in c.split(" + ")}
+    lines += ["", "Each class of difference, as read off the decoded rows (a name that starts with 'ours' is a "
+              "difference in hf_sftprep's reading, kept here until it is fixed):", ""]
+    for name, (owner, reason, _) in CLASSES.items():
+        if owner == peer and name in seen:
+            first = next(r for x in mine for r in x.get("differing_rows", []) if name in r["class"].split(" + "))
+            case = next(x["case"] for x in mine if first in x.get("differing_rows", []))
+            lines.append(f"- **{name}**: {reason} Example ({case}, {example(peer, first, name)}).")
+    lines += [f"- **rows skipped by the peer** ({r['case']}: rows {', '.join(map(str, r['peer_dropped']))}): "
+              f"{r['skipped']}" for r in mine if r.get("peer_dropped")]
+    return "\n".join(lines)
+
+
+def write_docs(results: list[dict], meta: dict, path: Path = DOCS) -> None:
+    """Replace the text between each peer's markers in docs/migrating.md (the markers stay)."""
+    text = path.read_text()
+    for peer in PEER_NAMES:
+        start, end = _marks(peer)
+        if start not in text or end not in text:
+            raise SystemExit(f"{path}: no {start!r} ... {end!r} markers; add them where the {peer} table goes.")
+        head, rest = text.split(start, 1)
+        text = head + start + "\n" + markdown(peer, results, meta) + "\n" + end + rest.split(end, 1)[1]
+    path.write_text(text)
 
 
 # ---------------------------------------------------------------- main
+
+def _prepare_all(cases: list[Case], toks: dict, pythons: dict, dumps: dict, work: Path) -> tuple[dict, dict]:
+    """Every case written, prepared by ours here and by each peer in one subprocess of its venv."""
+    jobs: dict[str, list] = {"axolotl": [], "llamafactory": []}
+    ours = {}
+    for case in cases:
+        tok_dir = toks[case.tok].name_or_path
+        job = _write_case(case, dumps[case.name]["peer"].parent, tok_dir)
+        jobs[case.peer].append({"case": case.name, "tok": tok_dir, "dump": str(dumps[case.name]["peer"]), **job})
+        ours[case.name] = _ours(case, dumps[case.name]["peer"].parent, tok_dir, dumps[case.name]["ours"])
+        print(f"  ours {case.peer:12s} {case.name}: {ours[case.name]}", flush=True)
+    return ours, {p: _run_peer(p, pythons[p], jobs[p], work) for p in jobs if jobs[p]}
+
 
 def driver(args) -> None:
     work = Path(args.work)
@@ -575,16 +761,14 @@ def driver(args) -> None:
     pythons = {"axolotl": args.ax_python, "llamafactory": args.lf_python}
     cases = [c for c in axolotl_cases() + llamafactory_cases() if pythons[c.peer]
              and (not args.only or any(o in c.name for o in args.only))]
-    jobs: dict[str, list] = {"axolotl": [], "llamafactory": []}
-    ours, dumps = {}, {}
-    for case in cases:
-        folder, tok_dir = work / "cases" / _slug(f"{case.peer}-{case.name}"), toks[case.tok].name_or_path
-        dumps[case.name] = {"peer": folder / "peer.npz", "ours": folder / "ours.npz"}
-        job = _write_case(case, folder, tok_dir)
-        jobs[case.peer].append({"case": case.name, "tok": tok_dir, "dump": str(dumps[case.name]["peer"]), **job})
-        ours[case.name] = _ours(case, folder, tok_dir, dumps[case.name]["ours"])
-        print(f"  ours {case.peer:12s} {case.name}: {ours[case.name]}", flush=True)
-    runs = {p: _run_peer(p, pythons[p], jobs[p], work) for p in jobs if jobs[p]}
+    dumps = {c.name: {side: work / "cases" / _slug(f"{c.peer}-{c.name}") / f"{side}.npz" for side in ("peer", "ours")}
+             for c in cases}
+    saved = work / "runs.json"
+    if args.compare_only:
+        ours, runs = json.loads(saved.read_text()).values()
+    else:
+        ours, runs = _prepare_all(cases, toks, pythons, dumps, work)
+        saved.write_text(json.dumps({"ours": ours, "runs": runs}))
     results = [compare_case(c, runs[c.peer]["cases"][c.name], ours[c.name], dumps[c.name], toks[c.tok].decode)
                for c in cases]
     for r in results:
@@ -592,10 +776,13 @@ def driver(args) -> None:
               f"{r.get('labels_equal')} labels, {r.get('classes')}", flush=True)
     meta = {"machine": f"{os.cpu_count()} CPUs, {platform.platform()}, Python {platform.python_version()}",
             "tree": peers._tree(), "versions": {p: r["versions"] for p, r in runs.items()},
-            "classes": {n: reason for n, (reason, _) in CLASSES.items()}}
+            "ours": ", ".join(f"{k} {v}" for k, v in peers._versions("hf_sftprep").items()),
+            "classes": {n: {"peer": p, "reason": reason} for n, (p, reason, _) in CLASSES.items()}}
     out = HERE / "results" / "peer_configs.json"
     out.write_text(json.dumps({"meta": meta, "cases": results}, indent=1, ensure_ascii=False))
-    print(f"wrote {out}")
+    if not args.only and all(pythons.values()):
+        write_docs(results, meta)
+    print(f"wrote {out}" + ("" if args.only or not all(pythons.values()) else f" and {DOCS}"))
 
 
 def main(argv=None) -> None:
@@ -606,6 +793,7 @@ def main(argv=None) -> None:
     w.add_argument("--jobs", required=True)
     p.add_argument("--lf-python", help="python of a venv with llamafactory; its cases are skipped when not given")
     p.add_argument("--ax-python", help="python of a venv with axolotl; its cases are skipped when not given")
+    p.add_argument("--compare-only", action="store_true", help="compare the rows the last run prepared (no runs)")
     p.add_argument("--only", nargs="*", help="run the cases whose name contains one of these")
     p.add_argument("--work", default=str(HERE / "results" / "work_peer_configs"))
     args = p.parse_args(argv)

@@ -543,6 +543,10 @@ def _load(path: Path) -> list[tuple[list, list]]:
         return [(ids.tolist(), tr.tolist()) for ids, tr in peers._rows({k: npz[k] for k in npz.files})]
 
 
+def _tail(text: str, keep: int = 80) -> str:
+    return text if len(text) <= keep else "…" + text[-keep:]
+
+
 def compare_case(case: Case, peer_out: dict, ours_out: dict, dumps: dict, decode) -> dict:
     """Per row: peer row j is source row kept[j]; ours keeps every row, in file order."""
     out = {"case": case.name, "peer": case.peer, "tokenizer": case.tok, "options": case.options, "note": case.note,
@@ -559,8 +563,11 @@ def compare_case(case: Case, peer_out: dict, ours_out: dict, dumps: dict, decode
     for j, src in enumerate(kept):
         found = [describe(u, peer_rows[j][0], our_rows[src][0], decode) for u in row_diff(peer_rows[j], our_rows[src])]
         if found:
-            rows.append({"row": src, "ids_equal": peer_rows[j][0] == our_rows[src][0],
-                         "class": classify(case.peer, found), "units": found})
+            name = classify(case.peer, found)
+            for u in found:  # the classes read whole turns; the JSON keeps their ends
+                u.update(peer_block=_tail(u["peer_block"]), ours_block=_tail(u["ours_block"]),
+                         **{"class": unit_class(case.peer, u)})
+            rows.append({"row": src, "ids_equal": peer_rows[j][0] == our_rows[src][0], "class": name, "units": found})
     classes: dict[str, int] = {}
     for r in rows:
         classes[r["class"]] = classes.get(r["class"], 0) + 1
@@ -674,7 +681,7 @@ def _code(text: str, keep: int = 60) -> str:
 
 def example(peer: str, row: dict, name: str) -> str:
     """A differing row in a line: its first unit of class ``name``, decoded."""
-    u = next(u for u in row["units"] if unit_class(peer, u) == name)
+    u = next(u for u in row["units"] if u["class"] == name)
     who = PEER_NAMES[peer]
     if u["kind"] == "label":
         return f"row {row['row']}: {who if u['side'] == 'peer' else 'ours'} alone trains {_code(u['token'])} " \

@@ -106,7 +106,7 @@ def test_write_docs_replaces_only_between_the_markers(tmp_path):
               "labels_equal": 1, "peer_dropped": [], "classes": {"straddling header token": 1},
               "differing_rows": [{"row": 1, "class": "straddling header token", "ids_equal": True, "units": [
                   {"kind": "label", "side": "peer", "at": 2, "before": "<|im_start|>assistant", "in": "assistant",
-                   "peer_block": "", "ours_block": "", "token": "\n\n"}]}]}
+                   "peer_block": "", "ours_block": "", "token": "\n\n", "class": "straddling header token"}]}]}
     meta = {"versions": {"axolotl": {"axolotl": "0.19.0"}, "llamafactory": {"llamafactory": "0.9.5"}}, "ours": "x"}
     pc.write_docs([result], meta, doc)
     text = doc.read_text()

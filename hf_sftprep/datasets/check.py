@@ -39,6 +39,7 @@ from ..templates.row_reference import TEXT_KEYS, row_anchors, row_regions
 from ..templates.shapes import added_token_splitter
 from ..tokens.exact import special_token_ends
 from ..tokens.masking import IGNORE_INDEX
+from ..tokens.stanford import split_ids
 from .prepare import fingerprint, null_features
 from .preprocess import SFTPreprocessor
 from .schema import FEATURES
@@ -199,7 +200,14 @@ class _Reference:
         prompt, output = stanford_prompt(row, record)
         text = prompt + output + self.tokenizer.eos_token
         spans = [(0, len(text))] if self.options.train_on_inputs else [(len(prompt), len(text))]
-        return self._labels(text, spans, add_special_tokens=True)
+        ids, labels = self._labels(text, spans, add_special_tokens=True)
+        enc = self.tokenizer(text, add_special_tokens=True, return_offsets_mapping=True)["offset_mapping"]
+        if any(a < len(prompt) < b for a, b in enc):  # a token straddles the prompt's end: prompt ids, then the response's
+            split = split_ids(self.tokenizer, prompt, text[len(prompt):], ids)
+            if split is not None:
+                ids, head = split
+                labels = list(ids) if self.options.train_on_inputs else [IGNORE_INDEX] * head + list(ids[head:])
+        return ids, labels
 
     def _labels(self, text: str, spans: list[tuple[int, int]], add_special_tokens: bool):
         """A token is trained when it lies wholly inside a span; a special token's end leaves out the

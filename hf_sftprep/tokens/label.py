@@ -10,14 +10,16 @@ import numpy as np
 
 from ..errors import RowError
 from .batch import Batch
-from .exact import offsets_trained_mask, redo_exact
+from .exact import redo_exact
+from .stanford import encode_stanford
 from .turns import TurnSearch
 
 
 def label_stanford(batch: Batch, tokenizer, train_on_inputs: bool) -> Batch:
-    """Encode and label Stanford Alpaca rows through offsets (BOS added, as the Stanford recipe does)."""
+    """Encode and label Stanford Alpaca rows through offsets (BOS added, as the Stanford recipe does);
+    a token straddling the prompt's end splits the row into prompt and response ids (:mod:`.stanford`)."""
     if batch.texts:
-        flat, offsets, trained = offsets_trained_mask(tokenizer, batch.texts, batch.targets, add_special_tokens=True)
+        flat, offsets, trained = encode_stanford(tokenizer, batch.texts, [t[0][0] for t in batch.targets])
         batch.flat, batch.offsets = flat, offsets
         batch.trained = np.ones(len(flat), dtype=bool) if train_on_inputs else trained
     return batch

@@ -66,16 +66,35 @@ def test_modes_on_qwen(qwen):
     assert _trained(qwen, "all")[2] == ["<|im_end|>"] * 2 + ["Hello", "<|im_end|>", "<|im_end|>", "Later", "<|im_end|>"]
 
 
+def test_all_leaves_the_default_system_block_untrained(qwen):
+    """Qwen2.5 writes its own system prompt before a chat without one: its <|im_end|> closes no message of
+    the row, so "all" leaves it untrained (Axolotl trains the row's own turns only; issue 28, bug 2)."""
+    chat = CHAT[1:]
+    ids, labels, text = _trained(qwen, "all", chat)
+    assert ids[:5] == [151644, 8948, 198, 2610, 525]  # <|im_start|>system\nYou are (the template's default)
+    ends = [i for i, t in enumerate(ids) if t == 151645]
+    assert [labels[i] != -100 for i in ends] == [False, True, True, True, True]
+    assert text == ["<|im_end|>", "Hello", "<|im_end|>", "<|im_end|>", "Later", "<|im_end|>"]
+    # the first message is the assistant's, and its content also appears in the default block's words
+    opener = [{"role": "assistant", "content": "You"}, {"role": "user", "content": "Hi"},
+              {"role": "assistant", "content": "Hello"}]
+    ids, labels, text = _trained(qwen, "all", opener)
+    ends = [i for i, t in enumerate(ids) if t == 151645]
+    assert [labels[i] != -100 for i in ends] == [False, True, True, True]
+    assert text == ["You", "<|im_end|>", "<|im_end|>", "Hello", "<|im_end|>"]
+
+
 def _reference(tok, messages, weights, mode):
     """Independent: render once, split at each end-of-turn token; the k-th closes message k (after the
-    template's own default system block, which Qwen2.5 writes when there is no system message)."""
+    template's own default system block, which Qwen2.5 writes when there is no system message; "all" does
+    not train that block's closer: it closes no message of the row, as in Axolotl)."""
     end = tok.convert_tokens_to_ids(tok.eos_token)
     ids = list(tok.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
     closers = [i for i, t in enumerate(ids) if t == end]
     default = len(closers) - len(messages)
     assert default in ((0,) if messages[0]["role"] == "system" else (0, 1))
     trained_msgs = [k for k, m in enumerate(messages) if m["role"] == "assistant" and weights[k]]
-    keep = {"turn": trained_msgs, "last": trained_msgs[-1:], "none": [], "all": list(range(-default, len(messages)))}[mode]
+    keep = {"turn": trained_msgs, "last": trained_msgs[-1:], "none": [], "all": list(range(len(messages)))}[mode]
     mask = np.zeros(len(ids), bool)
     for k in trained_msgs:
         header = tok.apply_chat_template(messages[:k], tokenize=True, add_generation_prompt=True, return_dict=True)
@@ -132,3 +151,17 @@ def test_row_without_a_closer_is_refused(llama3):
     with pytest.raises(RowError, match="row 3: train_on_eot='none': a trained turn of this row does not end with the "
                                        "end-of-turn"):
         train_on_eot(batch, ((5, 5),), (), "none")
+
+
+def test_verify_checks_each_mode_with_the_default_block(qwen):
+    from datasets import Dataset
+
+    from hf_sftprep import prepare, verify
+
+    chats = [CHAT, CHAT[1:], [{"role": "assistant", "content": "Sure."}, *CHAT[1:]]]
+    raw = Dataset.from_list([{"messages": m} for m in chats])
+    for mode in ("all", "none", "last"):
+        report = verify(prepare(raw, qwen, train_on_eot=mode), qwen, raw=raw, train_on_eot=mode)
+        assert (report.checked, report.matching) == (3, 3), (mode, report.differences)
+    wrong = verify(prepare(raw, qwen, train_on_eot="all"), qwen, raw=raw)  # checked as "turn": the extra closers differ
+    assert wrong.labels_differ == 3

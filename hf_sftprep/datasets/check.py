@@ -37,6 +37,7 @@ from ..templates.reference import conversation_openers
 from ..templates.render import special_pattern
 from ..templates.row_reference import TEXT_KEYS, row_anchors, row_regions
 from ..templates.shapes import added_token_splitter
+from ..tokens.eot import closing_mask, occurrence_starts
 from ..tokens.exact import special_token_ends
 from ..tokens.masking import IGNORE_INDEX
 from ..tokens.stanford import split_ids
@@ -194,7 +195,27 @@ class _Reference:
             misplaced = _out_of_order(text, conv.messages, trained, spans, self.options.train_on == "last")
             if misplaced is not None:
                 return misplaced
-        return self._labels(text, spans, add_special_tokens=False)
+        ids, labels = self._labels(text, spans, add_special_tokens=False)
+        return self._eot_mode(render, text, conv.messages, ids, labels)
+
+    def _eot_mode(self, render, text: str, messages: list[dict], ids: list[int], labels: list[int]):
+        """``train_on_eot`` other than "turn", applied to the reference's labels by the library's own rule
+        (tokens/eot.py); the end-of-turns before the first message's content (the last occurrence of it in
+        the rendering of that message alone) are the template's default block, not the row's."""
+        mode, spec = self.options.train_on_eot, self.pre.spec
+        if mode == "turn" or self.options.train_on_inputs:
+            return ids, labels
+        first, one = messages[0].get("content"), render(messages[:1], False)
+        # the first message's content is the last occurrence of it in the one-message rendering
+        at = one.rfind(first) if isinstance(first, str) and first and one else -1
+        lead = len(occurrence_starts(np.asarray(self.tokenizer(text[:at], add_special_tokens=False)["input_ids"]),
+                                     spec.end_of_turn_ids)) if at > 0 and text.startswith(one[:at]) else 0
+        arr = np.asarray(ids)
+        mask = closing_mask(arr, np.asarray(labels) != IGNORE_INDEX, spec.end_of_turn_ids, spec.trailer_ids, mode,
+                            spec.open_end, lead)
+        if mask is None:
+            raise RowError(-1, "eot_not_found", "a trained turn does not end with the end-of-turn")
+        return ids, np.where(mask, arr, IGNORE_INDEX).tolist()
 
     def _stanford(self, row: int, record: dict):
         prompt, output = stanford_prompt(row, record)

@@ -24,6 +24,7 @@ from ..templates.render import Renderer, special_pattern, special_strings
 from ..templates.shapes import added_token_splitter
 from ..tokens.batch import Batch
 from ..tokens.encode import encode_batch
+from ..tokens.eot import occurrence_starts
 from ..tokens.eot import train_on_eot as apply_eot_mode
 from ..tokens.fast_backend import Encoder
 from ..tokens.label import label_chat, label_stanford
@@ -228,7 +229,10 @@ class SFTPreprocessor:
             apply_eot_mode(batch, ((self.tokenizer.eos_token_id,),), (), self.options.train_on_eot)
         else:
             spec = self.spec
-            apply_eot_mode(batch, spec.end_of_turn_ids, spec.trailer_ids, self.options.train_on_eot, spec.open_end)
+            leads = {k: len(occurrence_starts(np.asarray(self.tokenizer(lead, add_special_tokens=False)["input_ids"]),
+                                              spec.end_of_turn_ids))
+                     for k, lead in batch.leads.items() if lead}
+            apply_eot_mode(batch, spec.end_of_turn_ids, spec.trailer_ids, self.options.train_on_eot, spec.open_end, leads)
 
     def _end_ids(self, stanford: bool) -> np.ndarray:
         if stanford or self.spec is None:

@@ -36,6 +36,7 @@ class RowRenderer:
     def __init__(self, tokenizer, options: PrepOptions, spec, specials, render: Renderer | None, verifier=None):
         self.tokenizer, self.options, self.spec, self.specials = tokenizer, options, spec, specials
         self.render, self.verifier = render, verifier
+        self.leads: list[str] = []  # train_on_eot="all": each rendered row's lead (:meth:`lead`), taken by render_rows
         features = options.features
         # the columns whose nested nulls may be Arrow's (struct columns); below Json ones they are the user's
         self.prune = {c: f for c, f in features.items() if needs_pruning(f)} if features is not None else None
@@ -87,7 +88,26 @@ class RowRenderer:
         check_unicode(row, text, conv.messages, conv.tools)
         spans = self._verify(row, conv, flags, text) if self.verifier is not None else None
         dropped = dropped_reasoning(text, conv.messages, conv.reasoning) if any(conv.reasoning) else 0
+        if self.options.train_on_eot == "all":
+            self.leads.append(self.lead(conv, text))
         return text, flags, (conv.messages, conv.tools) if sanitize else None, dropped, spans
+
+    def lead(self, conv, text: str) -> str:
+        """The text the template writes before the row's first message's content: a default system block
+        it adds on its own (Qwen2.5's "You are Qwen...", Llama 3.1's date block) and the first header. Found
+        by rendering the row with that content replaced by a marker; "" when the row's text does not start
+        with what precedes the marker (a template that reads the content), so nothing is taken as lead."""
+        first = conv.messages[0]
+        if not isinstance(first.get("content"), str) or not first["content"]:
+            return ""
+        marker = "\u2063lead\u2063"
+        swapped = [{**first, "content": marker}, *conv.messages[1:]]
+        try:
+            probe = self.render(swapped, row=-1, tools=conv.tools)
+        except (RowError, SFTPrepError):
+            return ""
+        head = probe.split(marker, 1)[0] if marker in probe else ""
+        return head if text.startswith(head + first["content"]) else ""
 
     def _verify(self, row: int, conv, flags: list[bool], text: str):
         """None (the labelling path is vouched for), or the reference's own trained spans of ``text``."""
@@ -128,8 +148,11 @@ def render_rows(batch: Batch, records: Mapping[str, list], fmt: str, renderer: R
         try:
             text, target, messages, n_lost, spans = renderer.row(fmt, row, record)
         except RowError as err:
+            renderer.leads.clear()
             batch.refuse(i, err)
             continue
+        if renderer.leads:
+            batch.leads[len(batch.texts)] = renderer.leads.pop()
         if messages is not None:
             batch.sanitize[len(batch.texts)] = messages
         if spans is not None:

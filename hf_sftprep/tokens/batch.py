@@ -29,6 +29,8 @@ class Batch:
         lost: per kept row, how many assistant turns' reasoning the template did not render.
         regions: kept index -> trained character spans given by the prefix-render reference itself, for
             rows its shape's verdict does not cover; they are labelled from offsets, not searched.
+        leads: kept index -> the text the template writes before the row's first message's content
+            (``train_on_eot="all"`` leaves the end-of-turns inside it untrained).
         flat, offsets, trained: the kept rows' ids, row offsets and trained mask, flat.
         eot_cut, trained_cut: per kept row, whether truncation cut its final end-of-turn / a trained token.
     """
@@ -43,6 +45,7 @@ class Batch:
     sanitize: dict[int, tuple] = field(default_factory=dict)
     lost: list[int] = field(default_factory=list)
     regions: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    leads: dict[int, str] = field(default_factory=dict)
     flat: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     trained: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from helpers import trained_positions
 from datasets import load_from_disk
+from transformers import AutoTokenizer
 
 from hf_sftprep import SFTPrepError, from_llamafactory
+from hf_sftprep.errors import RowError
 from hf_sftprep.cli.main import main
 from hf_sftprep.datasets.mixture import run_recipe
 
@@ -96,6 +98,35 @@ def test_sharegpt_tags_and_system_tag(info, qwen_path):
                                           {"role": "user", "content": "Add\n1+1"}, {"role": "assistant", "content": "2"}]}])
     (row,) = _rows(from_llamafactory(info, "thoughts", tokenizer=qwen_path))
     assert (row["input_ids"], trained_positions(row)) == (BE_BRIEF + ADD, [21, 22])
+
+
+def test_tags_without_system_tag_name_no_system_role(info, qwen_path):
+    """With a tags map, LLaMA-Factory sets every tag it leaves out to None (DatasetAttr.join): a first system
+    turn is then no known role and LLaMA-Factory skips the row. Ours refuses it by name, or drops and counts
+    it (issue 28, bug 3); a row without one is prepared as before."""
+    data = json.loads(info.read_text())
+    data["thoughts"] = {**data["open_thoughts"], "file_name": "t.json"}
+    del data["thoughts"]["hf_hub_url"]
+    data["thoughts"]["tags"] = {k: v for k, v in data["thoughts"]["tags"].items() if k != "system_tag"}
+    data["no_role"] = {"file_name": "t.json", "formatting": "sharegpt", "tags": {"content_tag": "content"}}
+    info.write_text(json.dumps(data))
+    with_system = {"messages": [{"role": "system", "content": "Be brief."},
+                                {"role": "user", "content": "Add\n1+1"}, {"role": "assistant", "content": "2"}]}
+    plain = {"messages": with_system["messages"][1:]}
+    _write(info, "t.json", [plain, with_system])
+    with pytest.raises(RowError, match=re.escape(
+            "row 1: field 'messages'[0] has role='system'; expected one of the tags 'user', 'assistant' (tags leaves "
+            "out observation_tag, function_tag, system_tag: LLaMA-Factory then reads no such role and skips the row; "
+            "add the tag naming 'system' to tags to keep such rows).")):
+        _rows(from_llamafactory(info, "thoughts", tokenizer=qwen_path))
+    (row,) = _rows(from_llamafactory(info, "thoughts", tokenizer=qwen_path, on_invalid="drop"))
+    tok = AutoTokenizer.from_pretrained(qwen_path)
+    assert row["input_ids"] == tok.apply_chat_template(plain["messages"], tokenize=True, return_dict=True)["input_ids"]
+    assert tok.decode([row["input_ids"][k] for k in trained_positions(row)]) == "2<|im_end|>"
+    with pytest.raises(SFTPrepError, match=re.escape("llamafactory: dataset 'no_role': tags has no role_tag: "
+                                                     "LLaMA-Factory then reads the messages with the key None; add "
+                                                     "role_tag (its default is 'from') to tags.")):
+        from_llamafactory(info, "no_role", tokenizer=qwen_path)
 
 
 def test_num_samples_cutoff_len_val_size_and_hub_entries(info, qwen_path):

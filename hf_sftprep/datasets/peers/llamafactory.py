@@ -104,9 +104,12 @@ class LlamaFactoryRows(PeerRows):
         for i, m in enumerate(turns):
             role = m.get(t["role_tag"])
             if role not in names:
+                unset = [k for k in OUR_NAMES if not t.get(k)]
+                why = (f" (tags leaves out {', '.join(unset)}: LLaMA-Factory then reads no such role and skips the "
+                       f"row; add the tag naming {role!r} to tags to keep such rows)" if unset else "")
                 raise RowError(row, "unknown_role", f"field {column!r}[{i}] has {t['role_tag']}={role!r}; expected one "
-                                                    f"of the tags {', '.join(map(repr, names))}. Fix the record or the "
-                                                    "tags, or drop such rows with on_invalid='drop'.")
+                                                    f"of the tags {', '.join(map(repr, names))}{why}. Fix the record or "
+                                                    "the tags, or drop such rows with on_invalid='drop'.")
             items.append({"from": names[role], "value": m.get(t["content_tag"])})
         system = None
         if items and t.get("system_tag") and items[0]["from"] == "system":
@@ -125,6 +128,19 @@ class LlamaFactoryRows(PeerRows):
             messages.insert(0, {"role": "system", "content": self._text(row, "system", system)})
         tools = self.columns["tools"]
         return messages, tools_text(row, tools, record.get(tools)) if tools else None
+
+
+def _tags(where: str, given: object) -> dict:
+    """LLaMA-Factory's tags: its defaults without a ``tags`` map; with one, every tag it leaves out is None
+    (``DatasetAttr.join`` sets each from the map), so a role it does not name is no role at all."""
+    if given is None:
+        return dict(TAGS)
+    tags = {k: _mapping(where, "tags", given, TAGS).get(k) for k in TAGS}
+    for key in ("role_tag", "content_tag"):
+        if not tags[key]:
+            raise peer_error(PEER, where, f"tags has no {key}: LLaMA-Factory then reads the messages with the key "
+                                          f"None; add {key} (its default is {TAGS[key]!r}) to tags.")
+    return tags
 
 
 def _mapping(where: str, key: str, value: object, allowed: Mapping) -> dict:
@@ -177,9 +193,9 @@ def _source(name: str, entry: object, base: Path, on_invalid: str) -> Source:
     check_choice("formatting", formatting, ("alpaca", "sharegpt"), prefix=f"{PEER}: {where}")
     defaults = ALPACA_COLUMNS if formatting == "alpaca" else SHAREGPT_COLUMNS
     columns = {**defaults, **_mapping(where, "columns", entry.get("columns"), defaults)}
-    tags = {**TAGS, **_mapping(where, "tags", entry.get("tags"), TAGS)}
     if formatting == "alpaca" and entry.get("tags"):
         raise peer_error(PEER, where, "tags are read for formatting: sharegpt only; remove them.")
+    tags = _tags(where, entry.get("tags"))
     take = entry.get("num_samples")
     if take is not None and (isinstance(take, bool) or not isinstance(take, int) or take < 1):
         raise peer_error(PEER, where, f"num_samples: {take!r} is not a positive integer.")

@@ -312,8 +312,8 @@ def llamafactory_cases() -> list[Case]:
              note="hub entry read from a local file, its split train_sft dropped",
              skipped="LLaMA-Factory's DatasetAttr.join sets every tag a `tags` mapping leaves out to None, so this "
                      "entry has no system_tag and a first system message is not an allowed role: its converter logs "
-                     "'Invalid role tag' and the processor skips the row. Ours keeps the default system_tag "
-                     "('system') for a tag left out and prepares these rows with their system prompt."),
+                     "'Invalid role tag' and the processor skips the row. Ours reads the tags the same way and refuses "
+                     "these rows by name (unknown_role; dropped and counted with on_invalid: drop)."),
         Case("sharegpt system column", "llamafactory", "qwen", "sharegpt role/content tags, columns messages and "
              "system", [{"messages": [x for x in m if x["role"] != "system"], "system": SYSTEMS[i % 4] if i % 3 else ""}
                         for i, m in enumerate(chats(ROWS, 30))],
@@ -511,7 +511,10 @@ def _ours(case: Case, folder: Path, tok_dir: str, dump: Path) -> dict:
         if case.peer == "axolotl":
             recipe = from_axolotl(folder / "config.yml")
         else:
-            recipe = from_llamafactory(folder / "dataset_info.json", case.config["name"], tokenizer=tok_dir)
+            # rows LLaMA-Factory would skip are refused by ours: dropped and counted, as a user running the
+            # config with on_invalid: drop gets them
+            recipe = from_llamafactory(folder / "dataset_info.json", case.config["name"], tokenizer=tok_dir,
+                                       on_invalid="drop")
             recipe.shuffle = False  # LLaMA-Factory keeps a single dataset in file order
         ds = run_recipe(recipe)[0]
     except SFTPrepError as err:
@@ -557,17 +560,23 @@ def compare_case(case: Case, peer_out: dict, ours_out: dict, dumps: dict, decode
     kept = peer_out["kept"]
     out.update(rows=peer_out["rows_in"], peer_rows=len(peer_rows), our_rows=len(our_rows),
                peer_dropped=sorted(set(range(peer_out["rows_in"])) - set(kept)))
-    if len(our_rows) != peer_out["rows_in"]:
+    if len(our_rows) == peer_out["rows_in"]:
+        ours_at = list(kept)  # ours kept every row: peer row j is ours kept[j]
+    elif len(our_rows) == len(kept) and case.skipped:
+        ours_at = list(range(len(kept)))  # both left out the rows the case names; paired in order, ids compared
+        out["ours_dropped"] = peer_out["rows_in"] - len(our_rows)
+    else:
         return {**out, "ours_error": f"ours kept {len(our_rows)} of {peer_out['rows_in']} rows; rows not paired"}
     rows = []
     for j, src in enumerate(kept):
-        found = [describe(u, peer_rows[j][0], our_rows[src][0], decode) for u in row_diff(peer_rows[j], our_rows[src])]
+        mine = our_rows[ours_at[j]]
+        found = [describe(u, peer_rows[j][0], mine[0], decode) for u in row_diff(peer_rows[j], mine)]
         if found:
             name = classify(case.peer, found)
             for u in found:  # the classes read whole turns; the JSON keeps their ends
                 u.update(peer_block=_tail(u["peer_block"]), ours_block=_tail(u["ours_block"]),
                          **{"class": unit_class(case.peer, u)})
-            rows.append({"row": src, "ids_equal": peer_rows[j][0] == our_rows[src][0], "class": name, "units": found})
+            rows.append({"row": src, "ids_equal": peer_rows[j][0] == mine[0], "class": name, "units": found})
     classes: dict[str, int] = {}
     for r in rows:
         classes[r["class"]] = classes.get(r["class"], 0) + 1

@@ -93,13 +93,17 @@ def test_roles_aliases_and_legacy_role_content_fields(tmp_path, qwen_path):
     assert (row["input_ids"], trained_positions(row)) == (IDS, [17, 18, 30, 31])
 
 
-def test_drop_system_message_and_field_system(tmp_path, qwen_path):
+def test_drop_system_message_and_field_system(tmp_path, qwen_path, caplog):
     (row,) = _rows(_config(tmp_path, qwen_path, [{"conversations": CHAT}], {"drop_system_message": True}))
     assert (row["input_ids"], trained_positions(row)) == (NO_SYSTEM, [30, 31, 43, 44])
     (row,) = _rows(_config(tmp_path, qwen_path, [{"conversations": CHAT[1:], "sys": "Be kind."}],
                            {"field_system": "sys"}))
     assert row["input_ids"] == IDS[:4] + [3093] + IDS[5:]  # " kind"
     assert trained_positions(row) == [17, 18, 30, 31]
+    # Axolotl 0.19 ignores field_system for chat_template (a peer bug, issue 28): ours reads it, and says so
+    warned = [r.getMessage() for r in caplog.records if "field_system" in r.getMessage()]
+    assert len(warned) == 1 and "Axolotl 0.19 ignores the key for type: chat_template" in warned[0]
+    assert "Remove field_system to reproduce it" in warned[0]
 
 
 def test_field_messages_as_json_string_and_field_tools(tmp_path, qwen_path):
@@ -314,7 +318,9 @@ def test_refused_rows(tmp_path, qwen_path):
             "are verified against the template). Set it to false, or drop such rows with on_invalid='drop'.")):
         run_recipe(from_axolotl(cfg))
     ds, report, _ = run_recipe(from_axolotl(cfg, on_invalid="drop"))
-    assert ds.num_rows == 1 and report.to_dict()["dropped"] == {"bad_messages": 1}
+    # counted under the converter's own reason, and its marker column is not kept
+    assert ds.num_rows == 1 and report.to_dict()["dropped"] == {"trained_role": 1}
+    assert "hf_sftprep_refused" not in ds.column_names
     parts = [{"role": "user", "content": "Hi"},
              {"role": "assistant", "content": [{"type": "text", "text": "Yo", "train": False}]}]
     with pytest.raises(SFTPrepError, match=re.escape("row 0: message 1 has content parts with 'train' / 'weight' flags")):

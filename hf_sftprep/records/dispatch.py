@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..errors import RowError
-from .formats import FORMATS, plain_conversation
+from .formats import FORMATS, REFUSED, plain_conversation
 from .openai import Conversation, mapped_messages
 
 
@@ -26,6 +26,10 @@ def to_conversation(
         >>> to_conversation("alpaca", 0, {"instruction": "Add", "input": "1+1", "output": "2"}).messages
         [{'role': 'user', 'content': 'Add\\n\\n1+1'}, {'role': 'assistant', 'content': '2'}]
     """
+    refused = record.get(REFUSED)
+    if isinstance(refused, str):
+        reason, _, detail = refused.partition("\t")
+        raise RowError(row, reason, detail)
     if fmt == "mapped":
         return plain_conversation(mapped_messages(row, record, column_map))
     if fmt not in FORMATS:

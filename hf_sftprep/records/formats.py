@@ -127,6 +127,10 @@ FORMATS: dict[str, RecordFormat] = {
     )
 }
 
+# a column a peer config's converter writes for a row it refused under on_invalid="drop" ("reason\tdetail"):
+# read by every format (records/dispatch.py raises it again), never kept as a user column
+REFUSED = "hf_sftprep_refused"
+
 # the values of the ``format`` option: "auto" tries every format in order
 FORMAT_CHOICES = ("auto", *FORMATS)
 
@@ -136,13 +140,13 @@ def record_columns(fmt: str, column_map: Mapping[str, str] | None = None) -> set
 
     Example:
         >>> sorted(record_columns("sharegpt"))
-        ['conversations', 'system', 'tools']
+        ['conversations', 'hf_sftprep_refused', 'system', 'tools']
         >>> sorted(record_columns("mapped", {"user": "q", "assistant": "a"}))
-        ['a', 'q']
+        ['a', 'hf_sftprep_refused', 'q']
     """
     if fmt == "mapped":
-        return set(column_map.values()) if column_map else set()
-    return set(FORMATS[fmt].columns) if fmt in FORMATS else set()
+        return {*column_map.values(), REFUSED} if column_map else {REFUSED}
+    return {*FORMATS[fmt].columns, REFUSED} if fmt in FORMATS else {REFUSED}
 
 
 def expected_columns(fmt: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ...errors import RowError, SFTPrepError
+from ...records.formats import REFUSED
 
 
 def peer_error(peer: str, where: str, message: str) -> SFTPrepError:
@@ -54,8 +55,9 @@ class PeerRows:
     """Batched ``Dataset.map`` function (``with_indices=True``): a peer's rows -> ``messages`` + ``tools``.
 
     Subclasses define ``convert(row, record) -> (messages, tools_json | None)``, raising ``RowError`` for a row
-    the peer's layout cannot describe. With ``on_invalid='drop'`` such a row gets ``messages: None``, which the
-    OpenAI reader refuses (``bad_messages``), so it is dropped and counted like any bad row.
+    the peer's layout cannot describe. With ``on_invalid='drop'`` such a row gets ``messages: None`` and its
+    reason in the ``REFUSED`` column, which the record layer raises again (``records/dispatch.py``): the row is
+    dropped and counted under its own reason, like any bad row.
     """
 
     on_invalid: str = "error"
@@ -64,18 +66,20 @@ class PeerRows:
         raise NotImplementedError
 
     def __call__(self, batch: dict, indices: list[int]) -> dict:
-        messages, tools = [], []
+        messages, tools, refused = [], [], []
         for k, row in enumerate(indices):
             record = {c: batch[c][k] for c in batch}
+            why = None
             try:
                 m, t = self.convert(row, record)
-            except RowError:
+            except RowError as err:
                 if self.on_invalid == "error":
                     raise
-                m, t = None, None
+                m, t, why = None, None, f"{err.reason}\t{err.detail}"
             messages.append(m)
             tools.append(t)
-        return {"messages": messages, "tools": tools}
+            refused.append(why)
+        return {"messages": messages, "tools": tools, REFUSED: refused}
 
     def apply(self, raw, name: str):
         """The source's rows rewritten (every original column is replaced)."""

@@ -14,6 +14,7 @@ Example (a config from the peer's own repository, on disk)::
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from ...errors import RowError, SFTPrepError
 from ...options import TrainOnEot, check_choice
 from ..recipe import Recipe, Source, _files
 from ._rows import PeerRows, check_size, peer_error, read_config, tools_text
+
+logger = logging.getLogger("hf_sftprep")
 
 PEER = "axolotl"
 # Axolotl's defaults (ChatTemplatePrompter): names -> role, replaced as a whole by a `roles:` mapping
@@ -279,6 +282,12 @@ def _source(i: int, data: object, cfg: Mapping, on_invalid: str) -> Source:
         raise peer_error(PEER, where, f"template_thinking_key: {thinking!r}; hf_sftprep passes reasoning to the "
                                       "template as reasoning_content (and thinking); remove the key.")
     options.update(format="openai", train_on_eot=_eot(where, data))
+    if data.get("field_system") not in (None, "system"):
+        logger.warning(
+            "axolotl: %s: field_system: %r: hf_sftprep reads the system prompt from that column, but Axolotl 0.19 "
+            "ignores the key for type: chat_template (its dataset schema has no field_system) and takes the "
+            "'system' column; data prepared by Axolotl from this config had no such system prompt. Remove "
+            "field_system to reproduce it (docs/migrating.md).", where, data["field_system"])
     source = Source(name=name, options=options, **_location(where, data))
     source.convert = AxolotlRows(
         str(data.get("field_messages") or "messages"), _mappings(where, data), roles,

@@ -622,7 +622,8 @@ CLASSES: dict[str, tuple[str, str, object]] = {
     "alpaca prompt newline": (
         "axolotl",
         "type: alpaca: Axolotl's prompt ends '### Response:\\n' and the output is tokenized on its own; ours is "
-        "Stanford's, '### Response:' followed by the output, in one text. The trained tokens are the same.",
+        "Stanford's, '### Response:' followed by the output (the prompt's ids, then the output's, where BPE would "
+        "merge the ':' with the output). The trained tokens are the same.",
         lambda u: _alpaca_split(u) and u["peer_trained"] == u["ours_trained"]),
     "ours leaves the alpaca answer's first token untrained": (
         "axolotl",
@@ -635,7 +636,8 @@ CLASSES: dict[str, tuple[str, str, object]] = {
         "Axolotl 0.19 never reads field_system for type: chat_template: its SFTDataset schema has no such key "
         "(validation drops it) and its StrategyLoader passes none to ChatTemplatePrompter, whose field_system "
         "parameter then stays 'system'. A system column under another name is ignored, and Qwen2.5's template "
-        "writes its default system prompt instead. Ours reads the column that field_system names.",
+        "writes its default system prompt instead. Ours reads the column that field_system names, and from_axolotl "
+        "warns that Axolotl's data had no such system prompt.",
         lambda u: u["kind"] == "ids" and u["in"] == "system" and u["peer_block"] == QWEN_DEFAULT_SYSTEM
         and u["ours_block"] != QWEN_DEFAULT_SYSTEM),
     "newline after <|im_end|> trained": (
@@ -775,6 +777,9 @@ def driver(args) -> None:
     toks = {"llama3": offline.llama3_tokenizer(work / "tokenizers"),
             "qwen": offline.qwen2_5_tokenizer(work / "tokenizers")}
     pythons = {"axolotl": args.ax_python, "llamafactory": args.lf_python}
+    if args.compare_only and not all(pythons.values()):
+        raise SystemExit("--compare-only rewrites the whole JSON and docs tables: pass both --lf-python and "
+                         "--ax-python (the peers are not run), so no peer's cases are left out.")
     cases = [c for c in axolotl_cases() + llamafactory_cases() if pythons[c.peer]
              and (not args.only or any(o in c.name for o in args.only))]
     dumps = {c.name: {side: work / "cases" / _slug(f"{c.peer}-{c.name}") / f"{side}.npz" for side in ("peer", "ours")}

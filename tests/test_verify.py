@@ -130,6 +130,27 @@ def test_an_answer_that_repeats_the_question_is_attributed(demo, smollm):
     assert (report.matching, report.differing, report.not_attributable) == (6, 0, 0)
 
 
+# the shapes of the ShareGPT V3 rows 0.4.0's reference could not attribute (benchmarks/real_data.py, issue 26)
+SHELL = [("human", "Pretend you are a shell."), ("gpt", "Sure."), ("human", "ls"), ("gpt", "Desktop\nMusic"),
+         ("human", "cd Desktop"), ("gpt", "(no output)"), ("human", "touch a"), ("gpt", "(no output)"),
+         ("human", "cd .."), ("gpt", "(no output)"), ("human", "ls"), ("gpt", "Desktop\nMusic")]
+SHORT = [("human", "hi"), ("gpt", "Hello! How are you?"), ("human", "e"), ("gpt", "Did you mean something?"),
+         ("human", "t"), ("gpt", "Tell me more.")]
+
+
+@pytest.mark.parametrize("turns", [SHELL, SHORT], ids=["repeated_texts", "text_inside_a_control_token"])
+def test_repeated_and_one_letter_messages_are_attributed(llama3, turns):
+    """A command typed twice with the same answer (a shell role-play): each answer is searched after the
+    earlier messages found in order, not after the last copy of their text. A user message 'e' or 't' is in
+    '<|eot_id|>': control tokens are not message text when a region is checked for other messages."""
+    raw = datasets.Dataset.from_list([{"conversations": [{"from": f, "value": v} for f, v in turns]}])
+    ds = prepare(raw, llama3)
+    answers = [v for f, v in turns if f == "gpt"]
+    assert llama3.decode([t for t in ds[0]["labels"] if t != -100]) == "".join(a + "<|eot_id|>" for a in answers)
+    report = verify(ds, llama3, raw=raw, sample=None)
+    assert (report.matching, report.differing, report.not_attributable) == (1, 0, 0), report.unattributed
+
+
 def test_spans_off_an_answers_own_occurrence_are_not_attributable(smollm):
     """verify()'s guard on the reference: spans that miss a trained answer's own occurrence (walking the
     messages from the last one back) make the row not attributable, with the message and its text named."""

@@ -55,6 +55,18 @@ def _last_end_before(text: str, groups: Sequence[Sequence[str]], limit: int) -> 
     return best
 
 
+def _chain_end(text: str, groups: Sequence[Sequence[str]]) -> int:
+    """Where the earlier messages end when each one's sentinels are found in order, each after the one
+    before: a text that repeats later (two equal answers, a command typed twice) is not taken for the
+    later copy."""
+    pos = 0
+    for anchors in groups:
+        found = _bounds(text, anchors, pos)
+        if found is not None:
+            pos = found[1]
+    return pos
+
+
 def _off_special(text: str, pos: int, pattern: re.Pattern | None) -> int:
     """``pos``, moved back to the start of a special token that straddles it (two specials that share a
     first few characters, ``<|START_THINKING|>`` and ``<|START_RESPONSE|>``, diverge inside a token)."""
@@ -111,6 +123,8 @@ def reference_regions(
         inside = full[a:b]
         for own in sorted(anchors[j], key=len, reverse=True):  # a real text may hold a shorter one's words
             inside = inside.replace(own, "\0")
+        if pattern is not None:  # the template's control tokens are not message text ('e' is in '<|eot_id|>')
+            inside = pattern.sub("\1", inside)
         if any(s in inside for k, group in enumerate(anchors) if k != j for s in group):
             return None
     return full, regions
@@ -150,11 +164,12 @@ def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, 
     # the message is not rendered in the text its prefix rendering shares with the full one: its anchors
     # are searched past that (a tool name also occurs in the tools block, a text may repeat an earlier one)
     lo = _off_special(full, common_prefix_len(full, before), pattern) if j else 0
-    prev = _last_end_before(full, anchors[:j], len(full))
-    own = _bounds(full, anchors[j], max(lo, prev[0]) if prev else lo) or _bounds(full, anchors[j], lo)
+    chain = _chain_end(full, anchors[:j])
+    own = _bounds(full, anchors[j], max(lo, chain)) or _bounds(full, anchors[j], lo)
+    if own is None:  # nothing of the message is rendered: no way to attribute it
+        return None
     # (an earlier message's text may also occur later, inside this one or after it)
-    if own is not None:
-        prev = _last_end_before(full, anchors[:j], own[0])
+    prev = _last_end_before(full, anchors[:j], own[0])
     if prev is None:  # nothing rendered before it holds a sentinel: compare from the start
         p_full = p_before = 0
     else:
@@ -163,10 +178,8 @@ def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, 
         if p_before < 0:
             return None
         p_before += len(sentinel)
-    limit = own[0] if own else len(full)
+    limit = own[0]
     if j == 0:
-        if own is None:
-            return None
         start, rest = _first_start(render, full, own, pattern), ""
     else:
         agree = min(common_prefix_len(full, before[p_before:], p_full), limit - p_full)
@@ -188,7 +201,7 @@ def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, 
     # as the last message, its own rendering is where its sentinels occur last (tool names also occur
     # earlier, in the tools block)
     ends_last = [p + len(a) for a in anchors[j] if (p := as_last.rfind(a)) >= 0]
-    if own is None or not ends_last:  # nothing of the message is rendered: no way to attribute it
+    if not ends_last:
         return None
     end_full, end_last = own[1], max(ends_last)
     tail_full, tail_last = full[end_full:], as_last[end_last:]

@@ -151,7 +151,8 @@ Every kept row, verified:
 Not attributable, by reason: {reasons}. Before the reference fix 03c791e (a message's text searched past
 what its prefix rendering shares with the full rendering) this run gave 134 per tokenizer: 131 `prefix_renders`,
 most of them rows that hold one answer twice, and 3 `text_elsewhere`; 0.4.0 left 23 per tokenizer, fixed in
-a82dea7: a command typed twice with the same answer (records 800, 919, 1014, 1084: each answer is now searched
+a82dea7: a text that occurs again later, an answer given twice or a command typed twice (records 800, 919,
+1014, 1084: each answer is now searched
 after the earlier messages found in order, not after the last copy of their text), and one-letter user turns
 such as `e` (record 252), which the check for other messages' text found inside `<|eot_id|>`. The verify time
 is two `apply_chat_template` renders per assistant message plus one offsets encode per row, in Python; the

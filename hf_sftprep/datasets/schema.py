@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 from datasets import Features, List, Value
 
-from ..records.formats import record_columns
+from ..records.formats import REFUSED, record_columns
 from ..tokens.batch import Batch
 from ..tokens.masking import build_labels, count_per_row, take_rows
 
@@ -46,7 +46,7 @@ def user_columns(columns: list[str], fmt: str, column_map: Mapping[str, str] | N
         >>> user_columns(["id", "messages", "tools"], "openai", None)
         ['id']
     """
-    consumed = set(record_columns(fmt, column_map)) | set(OUTPUT_COLUMNS + META_COLUMNS)
+    consumed = set(record_columns(fmt, column_map)) | set(OUTPUT_COLUMNS + META_COLUMNS) | {REFUSED}
     return [c for c in columns if c not in consumed]
 
 

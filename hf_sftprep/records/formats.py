@@ -128,7 +128,7 @@ FORMATS: dict[str, RecordFormat] = {
 }
 
 # a column a peer config's converter writes for a row it refused under on_invalid="drop" ("reason\tdetail"):
-# read by every format (records/dispatch.py raises it again), never kept as a user column
+# read by every format (records/dispatch.py raises it again), never kept as a user column (datasets/schema.py)
 REFUSED = "hf_sftprep_refused"
 
 # the values of the ``format`` option: "auto" tries every format in order
@@ -140,13 +140,13 @@ def record_columns(fmt: str, column_map: Mapping[str, str] | None = None) -> set
 
     Example:
         >>> sorted(record_columns("sharegpt"))
-        ['conversations', 'hf_sftprep_refused', 'system', 'tools']
+        ['conversations', 'system', 'tools']
         >>> sorted(record_columns("mapped", {"user": "q", "assistant": "a"}))
-        ['a', 'hf_sftprep_refused', 'q']
+        ['a', 'q']
     """
     if fmt == "mapped":
-        return {*column_map.values(), REFUSED} if column_map else {REFUSED}
-    return {*FORMATS[fmt].columns, REFUSED} if fmt in FORMATS else {REFUSED}
+        return set(column_map.values()) if column_map else set()
+    return set(FORMATS[fmt].columns) if fmt in FORMATS else set()
 
 
 def expected_columns(fmt: str) -> str:

@@ -151,6 +151,32 @@ def test_repeated_and_one_letter_messages_are_attributed(llama3, turns):
     assert (report.matching, report.differing, report.not_attributable) == (1, 0, 0), report.unattributed
 
 
+def _call(name, args):
+    return {"role": "assistant", "content": "", "tool_calls": [
+        {"type": "function", "function": {"name": name, "arguments": args}}]}
+
+
+# glaive's shapes (LLaMA-Factory's glaive_toolcall demo, benchmarks/real_tools.py): one function called twice,
+# and the user's word copied into the second call's arguments
+GLAIVE = [{"role": "user", "content": "Is racecar a palindrome?"}, _call("check_palindrome", {"text": "racecar"}),
+          {"role": "tool", "content": '{"result": true}'}, {"role": "assistant", "content": "Yes."},
+          {"role": "user", "content": "Computer"}, _call("check_palindrome", {"text": "Computer"}),
+          {"role": "tool", "content": '{"result": false}'}, {"role": "assistant", "content": "No."}]
+
+
+def test_a_function_called_twice_with_the_users_words_is_attributed(qwen):
+    """Before: the second call's region started inside it (the search for the earlier messages' end found
+    the first call's argument names there), then the call was refused as holding another message's text
+    (the function name, the user's 'Computer'): 111 of 600 glaive rows differed, then 112 not attributable."""
+    raw = datasets.Dataset.from_list([{"messages": GLAIVE}])
+    ds = prepare(raw, qwen)
+    call = '<tool_call>\n{{"name": "check_palindrome", "arguments": {{"text": "{}"}}}}\n</tool_call><|im_end|>'
+    assert qwen.decode([t for t in ds[0]["labels"] if t != -100]) == (
+        call.format("racecar") + "Yes.<|im_end|>" + call.format("Computer") + "No.<|im_end|>")
+    report = verify(ds, qwen, raw=raw, sample=None)
+    assert (report.matching, report.differing, report.not_attributable) == (1, 0, 0), report.unattributed
+
+
 def test_spans_off_an_answers_own_occurrence_are_not_attributable(smollm):
     """verify()'s guard on the reference: spans that miss a trained answer's own occurrence (walking the
     messages from the last one back) make the row not attributable, with the message and its text named."""

@@ -28,6 +28,8 @@ Example (SmolLM2's ChatML, messages user "s0x" / assistant "s1x"):
 
 from __future__ import annotations
 
+import json
+
 import re
 from collections.abc import Callable, Sequence
 
@@ -53,6 +55,22 @@ def _last_end_before(text: str, groups: Sequence[Sequence[str]], limit: int) -> 
             if p >= 0 and p + len(a) <= limit and (best is None or p + len(a) > best[0]):
                 best = (p + len(a), a)
     return best
+
+
+def _masked(text: str, pattern: re.Pattern | None) -> str:
+    """``text`` with every control token replaced by as many ``\\x01`` characters (positions kept)."""
+    return pattern.sub(lambda m: "\x01" * len(m.group()), text) if pattern is not None else text
+
+
+def _own_texts(message: dict) -> list[str]:
+    """The texts ``message`` holds: its content and reasoning, and its tool calls' names and arguments."""
+    out = [v for k in ("content", "reasoning_content", "thinking") if isinstance(v := message.get(k), str)]
+    for c in message.get("tool_calls") or []:
+        f = c.get("function") if isinstance(c, dict) and isinstance(c.get("function"), dict) else c
+        if isinstance(f, dict):
+            args = f.get("arguments")
+            out += [str(f.get("name") or ""), args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)]
+    return [t for t in out if t]
 
 
 def _chain_end(text: str, groups: Sequence[Sequence[str]]) -> int:
@@ -125,7 +143,11 @@ def reference_regions(
             inside = inside.replace(own, "\0")
         if pattern is not None:  # the template's control tokens are not message text ('e' is in '<|eot_id|>')
             inside = pattern.sub("\1", inside)
-        if any(s in inside for k, group in enumerate(anchors) if k != j for s in group):
+        # another message's text inside this one's own fields (a function called again, a user's words
+        # copied into the call's arguments) is this message's text there
+        own = _own_texts(messages[j])
+        if any(s in inside for k, group in enumerate(anchors) if k != j for s in group
+               if not any(s in t for t in own)):
             return None
     return full, regions
 
@@ -164,20 +186,26 @@ def _region(render, messages, anchors, j, full, openers, pattern) -> tuple[int, 
     # the message is not rendered in the text its prefix rendering shares with the full one: its anchors
     # are searched past that (a tool name also occurs in the tools block, a text may repeat an earlier one)
     lo = _off_special(full, common_prefix_len(full, before), pattern) if j else 0
-    chain = _chain_end(full, anchors[:j])
-    own = _bounds(full, anchors[j], max(lo, chain)) or _bounds(full, anchors[j], lo)
+    # message texts are searched with the control tokens blanked out ('e' is in '<|eot_id|>')
+    seen, seen_before = _masked(full, pattern), _masked(before, pattern)
+    chain = _chain_end(seen, anchors[:j])
+    own = _bounds(seen, anchors[j], max(lo, chain)) or _bounds(seen, anchors[j], lo)
     if own is None:  # nothing of the message is rendered: no way to attribute it
         return None
-    # (an earlier message's text may also occur later, inside this one or after it)
-    prev = _last_end_before(full, anchors[:j], own[0])
+    # (an earlier message's text may also occur later, inside this one or after it: a second tool call
+    # with the first one's argument names; so the search stops where the earlier messages end in order)
+    prev = _last_end_before(seen, anchors[:j], min(own[0], chain) if chain else own[0])
     if prev is None:  # nothing rendered before it holds a sentinel: compare from the start
         p_full = p_before = 0
     else:
         p_full, sentinel = prev
-        p_before = before.rfind(sentinel)
-        if p_before < 0:
-            return None
-        p_before += len(sentinel)
+        if j and p_full <= common_prefix_len(full, before):  # the same place in both texts
+            p_before = p_full
+        else:
+            p_before = seen_before.rfind(sentinel)
+            if p_before < 0:
+                return None
+            p_before += len(sentinel)
     limit = own[0]
     if j == 0:
         start, rest = _first_start(render, full, own, pattern), ""

@@ -160,12 +160,13 @@ is two `apply_chat_template` renders per assistant message plus one offsets enco
 """
 
 
-def write_docs(text: str) -> None:
+def write_docs(text: str, heading: str = HEADING) -> None:
+    """Replace the section under ``heading`` in docs/benchmarks.md (or append it)."""
     path = ROOT / "docs" / "benchmarks.md"
     doc = path.read_text(encoding="utf-8")
-    if HEADING in doc:  # replace this section only, up to the next one
-        start = doc.index(HEADING)
-        nxt = doc.find("\n## ", start + len(HEADING))
+    if heading in doc:  # replace this section only, up to the next one
+        start = doc.index(heading)
+        nxt = doc.find("\n## ", start + len(heading))
         doc = doc[:start] + text.rstrip() + "\n" + (doc[nxt:] if nxt >= 0 else "")
     else:
         doc = doc.rstrip() + "\n\n" + text

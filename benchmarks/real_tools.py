@@ -93,18 +93,6 @@ each under its reason.
 """
 
 
-def write_docs(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    doc = path.read_text(encoding="utf-8")
-    if HEADING in doc:
-        start = doc.index(HEADING)
-        nxt = doc.find("\n## ", start + len(HEADING))
-        doc = doc[:start] + text.rstrip() + "\n" + (doc[nxt:] if nxt >= 0 else "")
-    else:
-        doc = doc.rstrip() + "\n\n" + text
-    path.write_text(doc, encoding="utf-8")
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="LLaMA-Factory's data folder (holding the two glaive files)")
@@ -130,7 +118,9 @@ def main() -> None:
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     if not args.no_docs:
-        write_docs(section(results))
+        from real_data import write_docs  # benchmarks/ is the script's folder, first on sys.path
+
+        write_docs(section(results), HEADING)
     print(section(results))
 
 

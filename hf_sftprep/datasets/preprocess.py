@@ -229,9 +229,10 @@ class SFTPreprocessor:
             apply_eot_mode(batch, ((self.tokenizer.eos_token_id,),), (), self.options.train_on_eot)
         else:
             spec = self.spec
-            leads = {k: len(occurrence_starts(np.asarray(self.tokenizer(lead, add_special_tokens=False)["input_ids"]),
-                                              spec.end_of_turn_ids))
-                     for k, lead in batch.leads.items() if lead}
+            counts = {lead: len(occurrence_starts(np.asarray(self.tokenizer(lead, add_special_tokens=False)["input_ids"]),
+                                                  spec.end_of_turn_ids))
+                      for lead in set(batch.leads.values()) if lead}  # one default block, encoded once
+            leads = {k: counts[lead] for k, lead in batch.leads.items() if lead}
             apply_eot_mode(batch, spec.end_of_turn_ids, spec.trailer_ids, self.options.train_on_eot, spec.open_end, leads)
 
     def _end_ids(self, stanford: bool) -> np.ndarray:

@@ -19,6 +19,7 @@ from .._version import __version__
 from ..errors import RowError, SFTPrepError
 from ..records.detect import detect_format
 from ..tokens.fast_backend import Encoder
+from .ahead import render_ahead
 from .inherit import inherited
 from .named import share_encoder
 from .preprocess import SFTPreprocessor
@@ -92,12 +93,13 @@ def _map_with(dataset: Dataset, fn, num_proc, batch_size, load_from_cache_file, 
 
 
 def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_cache_file, fp: str, num_proc,
-                    serialized: str | None = None) -> None:
-    """Start the tokenizer backend's build and check here, on the first rows, before the map. With one
-    process the map does not wait for it (batches encode through HF until it is ready); with ``num_proc``
-    workers it is finished first, so that the forked workers inherit it instead of each building their own.
-    Skipped when the map will load its cache (nothing is tokenized) and for Stanford Alpaca rows (the
-    character path, HF only)."""
+                    serialized: str | None = None, batch_size: int | None = 1000) -> None:
+    """Start the tokenizer backend's build and check here, on the first rows, before the map, and render the
+    map's first batches while it builds (``ahead.py``). The map then starts once the build is finished, so
+    that no batch encodes through HF meanwhile, and forked ``num_proc`` workers inherit the build instead of
+    each building their own. If rendering ahead stops at a bad row, a single-process map starts at once and
+    its batches encode through HF until the build is ready. Skipped when the map will load its cache
+    (nothing is tokenized) and for Stanford Alpaca rows (the character path, HF only)."""
     if pre.rows.stanford(fmt):
         return
     if load_from_cache_file is not False and dataset.cache_files:
@@ -110,7 +112,10 @@ def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_
         texts = pre.render(head, list(range(min(8, dataset.num_rows)))).texts
     except (RowError, SFTPrepError):  # the map reports bad rows with their context; decide on the probes
         texts = []
-    pre.encoder.decide(texts, wait=bool(num_proc and num_proc > 1), rows=dataset.num_rows)
+    pre.encoder.decide(texts, wait=False, rows=dataset.num_rows)
+    ahead = render_ahead(dataset, pre, num_proc, batch_size)
+    if ahead or (num_proc and num_proc > 1):
+        pre.encoder.decide(texts, wait=True, rows=dataset.num_rows)
 
 
 def _prepare_one(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_from_cache_file, desc):
@@ -134,8 +139,11 @@ def _mapped(dataset: Dataset, pre: SFTPreprocessor, num_proc, batch_size, load_f
         identity = tokenizer_identity(pre.tokenizer)
         fp = fingerprint(dataset, pre, identity)
         serialized = identity[0] if getattr(pre.tokenizer, "backend_tokenizer", None) is not None else None
-        _decide_backend(dataset, pre, fmt, load_from_cache_file, fp, num_proc, serialized)
-        mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc, fp)
+        try:
+            _decide_backend(dataset, pre, fmt, load_from_cache_file, fp, num_proc, serialized, batch_size)
+            mapped = _map(dataset, pre, num_proc, batch_size, load_from_cache_file, desc, fp)
+        finally:
+            pre.ahead.clear()
     keep = user_columns(dataset.column_names, fmt, pre.options.column_map)
     if keep:  # the user's other columns (ids, sources, ...) ride along, zero-copy: one output row per input row
         mapped = concatenate_datasets([dataset.select_columns(keep), mapped], axis=1)

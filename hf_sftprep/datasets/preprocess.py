@@ -147,6 +147,8 @@ class SFTPreprocessor:
                 self.spec.multi_block,
             )
         self.rows = RowRenderer(tokenizer, options, self.spec, specials, render, verifier)
+        # (first row, rows) -> the rendered Batch, filled by prepare() while the fast backend builds (ahead.py)
+        self.ahead: dict[tuple[int, int], Batch] = {}
 
     def _probe_named(self, tokenizer):
         """Probe each named template a row can pick on its own; return the tokenizer with the default one."""
@@ -175,7 +177,8 @@ class SFTPreprocessor:
 
     # -- the batch function --------------------------------------------------------------------
     def __call__(self, batch: Mapping[str, list], indices: list[int] | None = None):
-        check_batched(batch, indices)
+        if not (self.ahead and isinstance(indices, list) and indices and (indices[0], len(indices)) in self.ahead):
+            check_batched(batch, indices)  # (a batch rendered ahead was a batch; its lazy columns stay unread)
         try:
             return self.process(batch, indices)
         except RowError as err:
@@ -190,11 +193,16 @@ class SFTPreprocessor:
 
     def process(self, records: Mapping[str, list], indices: list[int] | None):
         """The stages on one batch: render, encode, label, truncate, assemble (no input checks)."""
-        n = len(next(iter(records.values()))) if records else 0
-        rows = list(indices) if indices is not None else list(range(n))
+        if indices is not None:
+            n, rows = len(indices), list(indices)
+        else:
+            n = len(next(iter(records.values()))) if records else 0
+            rows = list(range(n))
         if self.named is not None:
             return process_named(self, records, rows)
-        batch = self.render(records, rows)
+        batch = self.ahead.pop((rows[0], n), None) if self.ahead and rows else None
+        if batch is None:
+            batch = self.render(records, rows)
         opts = self.options
         if batch.stanford:
             label_stanford(batch, self.tokenizer, opts.train_on_inputs)

@@ -81,9 +81,11 @@ class Choice:
 
 # per process, by the sha256 of the tokenizer's serialization: {"result": (fastokens.Tokenizer or None, Choice)}
 # once built. Module level so that every Encoder of one tokenizer shares one build, and forked Dataset.map
-# workers inherit a finished one. The build (~1.2 s for Llama 3 unloaded, 3-7 s on a loaded 2-core machine)
-# runs on a thread while the first batches render and encode through HF, so no dataset waits for it; but it
-# holds the GIL most of that time and slows those batches, hence FAST_MIN_ROWS.
+# workers inherit a finished one. The build (~1.2-1.6 s for Llama 3 unloaded, 3-7 s on a loaded 2-core machine)
+# runs on a thread. fastokens 0.3.5's from_json_str releases the GIL (a Python loop on the main thread ran at
+# 1.00x its speed beside it, measured on an idle machine), so prepare() renders the first batches meanwhile
+# (datasets/ahead.py); encoding them through HF instead would take the build's core (HF encodes ~10x slower).
+# Serializing the tokenizer for it (to_str) does hold the GIL, hence FAST_MIN_ROWS.
 _BUILT: dict[str, dict] = {}
 # the reason given when a small dataset was encoded before the build finished: timing, not a refusal
 STILL_BUILDING = "the fast backend was still being built"
@@ -264,6 +266,11 @@ class Encoder:
             _log(self._choice)
             return
         self._slot = _start_build(self.tokenizer, serialized or _serialized(self.tokenizer))
+
+    def building(self) -> bool:
+        """Whether the fast backend's build is running and no choice is made yet (prepare() renders the
+        first batches meanwhile: the build releases the GIL, rendering holds it)."""
+        return self._choice is None and self._slot is not None and "result" not in self._slot
 
     def _fall_back(self, reason: str) -> tuple[None, Choice]:
         choice = Choice("hf", reason)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import pytest
 
 from hf_sftprep.testing import offline
+
+# every row rendered by substitution is also rendered by the template, and a difference raises: each fast
+# path is checked against the plain path on every row of the suite (templates/substitute.py)
+os.environ.setdefault("HF_SFTPREP_CHECK_RENDERS", "all")
 
 
 @pytest.fixture(autouse=True)

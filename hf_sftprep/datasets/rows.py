@@ -18,6 +18,7 @@ from ..templates.controls import adapt_tool_calls
 from ..templates.policy import check_renderable, check_specials, check_unicode
 from ..templates.reasoning import dropped_reasoning
 from ..templates.render import Renderer, render
+from ..templates.substitute import Substituter
 from ..tokens.batch import Batch
 
 
@@ -36,6 +37,9 @@ class RowRenderer:
     def __init__(self, tokenizer, options: PrepOptions, spec, specials, render: Renderer | None, verifier=None):
         self.tokenizer, self.options, self.spec, self.specials = tokenizer, options, spec, specials
         self.render, self.verifier = render, verifier
+        # rows rendered by substitution where the template only writes message text (templates/substitute.py)
+        self.substitute = (Substituter(render, verifier.split) if verifier is not None and not verifier.reads
+                           and options.train_on_eot != "all" else None)
         self.leads: list[str] = []  # train_on_eot="all": each rendered row's lead (:meth:`lead`), taken by render_rows
         features = options.features
         # the columns whose nested nulls may be Arrow's (struct columns); below Json ones they are the user's
@@ -84,9 +88,20 @@ class RowRenderer:
         conv = self.conversation(fmt, row, record)
         sanitize = self.check_specials(row, conv.messages, tools=conv.tools)
         flags = turn_flags(conv, self.spec.multi_block, row)
-        text = self.render(conv.messages, row=row, tools=conv.tools)
-        check_unicode(row, text, conv.messages, conv.tools)
-        spans = self._verify(row, conv, flags, text) if self.verifier is not None else None
+        key = text = None
+        if self.substitute is not None:
+            key, texts, splice = self.substitute.lookup(conv.messages, conv.trained, conv.tools)
+            if splice is not None:  # a checked layout whose shape was vouched for: no render, no shape check
+                text = self.substitute.text(splice, texts, lambda: self.render(conv.messages, row=row, tools=conv.tools))
+        if text is not None:
+            check_unicode(row, text, conv.messages, conv.tools)
+            spans = None
+        else:
+            text = self.render(conv.messages, row=row, tools=conv.tools)
+            check_unicode(row, text, conv.messages, conv.tools)
+            spans = self._verify(row, conv, flags, text) if self.verifier is not None else None
+            if key is not None and spans is None and self.verifier.last_verdict is None:
+                self.substitute.learn(key, conv.messages, conv.tools, texts, text)
         dropped = dropped_reasoning(text, conv.messages, conv.reasoning) if any(conv.reasoning) else 0
         if self.options.train_on_eot == "all":
             self.leads.append(self.lead(conv, text))

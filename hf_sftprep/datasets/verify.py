@@ -49,6 +49,7 @@ class ShapeVerifier:
         self.tokenizer, self.render, self.label = tokenizer, render, label
         self.pattern, self.split, self.last, self.multi_block = pattern, split, last, multi_block
         self.verdicts: dict[tuple, str | None] = {}
+        self.last_verdict: str | None = None  # the shape verdict of the row check_row saw last
         self.special_ids = {i for i, t in tokenizer.added_tokens_decoder.items() if t.special}
         self.openers = conversation_openers(quiet_renderer(render), pattern, "zq0x")
         # where the template reads message text (tests, splits, ...): then a shape's sentinel verdict
@@ -60,7 +61,7 @@ class ShapeVerifier:
         trained character spans of ``text``, for a row its shape's verdict does not cover (the shape
         differs, or the template read the row's text differently from the sentinels'). A string: the row
         cannot be attributed, in words."""
-        verdict = self.check(messages, trained, flags, tools)
+        verdict = self.last_verdict = self.check(messages, trained, flags, tools)
         if verdict is None and (not self.reads or self._renders_like_sentinels(messages, tools, text)):
             return None
         ref = row_regions(quiet_renderer(self.render, tools), messages, [bool(t) and m.get("role") == "assistant"

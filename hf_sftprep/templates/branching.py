@@ -101,10 +101,14 @@ def _reads(node: nodes.Node, taint: _Taint, out: list[str]) -> None:
         elif isinstance(n, nodes.Filter):
             if n.name not in _WRITING_FILTERS and text(n.node):
                 note(f"filter '{n.name}'", n, n.node)
+            elif n.name == "trim" and text(n.node) and not _whitespace_args(n):
+                note("filter 'trim' with characters", n, n.node)
         elif isinstance(n, nodes.Call):
             callee = n.node
             if isinstance(callee, nodes.Getattr) and text(callee.node) and callee.attr not in _WRITING_METHODS:
                 note(f"method '{callee.attr}'", n, callee.node)
+            elif isinstance(callee, nodes.Getattr) and text(callee.node) and not _whitespace_args(n):
+                note(f"method '{callee.attr}' with characters", n, callee.node)
             elif any(text(a) for a in list(n.args) + [k.value for k in n.kwargs]) and not (
                 isinstance(callee, nodes.Getattr) and callee.attr in _WRITING_METHODS
             ):
@@ -119,6 +123,14 @@ def _reads(node: nodes.Node, taint: _Taint, out: list[str]) -> None:
             test = n.test
             if text(test) and not _bare(test):
                 note("condition", n, test)
+
+
+def _whitespace_args(call: nodes.Filter | nodes.Call) -> bool:
+    """No arguments, or only constant whitespace: a strip that removes edge whitespace alone (the shape keeps it);
+    ``strip('.')`` removes text."""
+    args = list(call.args) + [k.value for k in call.kwargs]
+    return all(isinstance(a, nodes.Const) and isinstance(a.value, str) and (a.value == "" or a.value.isspace())
+               for a in args) and call.dyn_args is None and call.dyn_kwargs is None
 
 
 def _bare(test: nodes.Node) -> bool:

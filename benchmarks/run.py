@@ -61,6 +61,7 @@ def worker(args) -> None:
     datasets.disable_progress_bars()
     tok = _tokenizer(Path(args.tok_cache), args.tokenizer)
     raw = datasets.load_dataset("json", data_files=args.data, split="train")
+    run = None
     if args.method == "seed":
         from methods import floor
 
@@ -72,6 +73,8 @@ def worker(args) -> None:
         assert trained > 0
     else:
         run = METHODS[args.method](tok, num_proc=args.num_proc)
+        if hasattr(run, "setup"):  # untimed: a warm method's first run, the fastokens-only limit's texts and build
+            run.setup(raw)
         start = time.perf_counter()
         ds = run(raw)
         seconds = time.perf_counter() - start
@@ -83,18 +86,21 @@ def worker(args) -> None:
     anon_mb = int(status.get("RssAnon", "0 kB").split()[0]) / 1024
     file_mb = int(status.get("RssFile", "0 kB").split()[0]) / 1024
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    extra = {"build_seconds": run.build_seconds} if hasattr(run, "build_seconds") else {}
     print(json.dumps({"seconds": seconds, "rows": raw.num_rows, "tokens": tokens, "cache_bytes": cache_bytes,
-                      "peak_rss_mb": rss / 1024, "end_rss_anon_mb": anon_mb, "end_rss_file_mb": file_mb}))
+                      "peak_rss_mb": rss / 1024, "end_rss_anon_mb": anon_mb, "end_rss_file_mb": file_mb, **extra}))
 
 
 def measure(method: str, shape: str, rows: int, num_proc: int | None, work: Path, tok_cache: Path,
-            tokenizer: str = "llama3", env: dict | None = None) -> dict:
+            tokenizer: str = "llama3", env: dict | None = None, tree: Path | None = None) -> dict:
+    """One measurement in a fresh subprocess with its own datasets cache; ``tree`` puts another checkout's
+    hf_sftprep first on the path (this tree's harness and methods still run)."""
     data = _data_file(shape, rows, work)
     with tempfile.TemporaryDirectory(dir=work) as cache:
         # num_proc=1 keeps the tokenizer's default batch parallelism (what users get); forked workers turn it off
         parallel = "false" if num_proc and num_proc > 1 else "true"
         env = dict(os.environ, HF_DATASETS_CACHE=cache, TOKENIZERS_PARALLELISM=parallel,
-                   PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT)]), **(env or {}))
+                   PYTHONPATH=os.pathsep.join([str(HERE), str(tree or ROOT)]), **(env or {}))
         cmd = [sys.executable, str(HERE / "run.py"), "worker", "--method", method, "--data", str(data),
                "--tok-cache", str(tok_cache), "--tokenizer", tokenizer] + (["--num-proc", str(num_proc)] if num_proc else [])
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)

@@ -48,8 +48,16 @@ def test_backends_variants_and_tables():
     results = [dict(base, method="trl", num_proc=1, seconds=8.0), dict(base, method="floor", num_proc=1, seconds=4.0),
                dict(base, method="hf_sftprep", num_proc=1, seconds=2.0),
                dict(base, method="hf_sftprep", num_proc=2, seconds=1.0),
-               dict(base, method="hf_sftprep", num_proc=1, threads="1", seconds=2.5)]
+               dict(base, method="hf_sftprep", num_proc=1, threads="1", seconds=2.5),
+               dict(base, method="fastokens_only", num_proc=1, seconds=0.5),
+               dict(base, method="hf_sftprep@base", num_proc=1, seconds=3.0),
+               dict(base, method="hf_sftprep_warm", num_proc=1, seconds=1.0),
+               dict(base, method="trl_warm", num_proc=1, seconds=6.0)]
     text = backends.table([dict(r, peak_rss_mb=1.0) for r in results])
-    assert "| llama3 | chat | 100 | 1 | default | hf_sftprep | 2.00 | 0.00 | 4.00× | 2.00× | 1 |" in text
+    assert "| llama3 | chat | 100 | 1 | default | hf_sftprep | 2.00 | 0.00 | 4.00× | 2.00× | 4.0× | 1 |" in text
+    assert "| llama3 | chat | 100 | 2 | default | hf_sftprep | 1.00 | 0.00 | – | – | 2.0× | 1 |" in text  # the np=1 limit
+    assert "| llama3 | chat | 100 | 1 | default | hf_sftprep_warm | 1.00 | 0.00 | 6.00× | – | – | 1 |" in text  # warm vs warm
+    assert "| llama3 | chat | 100 | 1 | hf_sftprep | 3.00 | 2.00 | 1.50× |" in text
+    assert backends._on_base("hf_sftprep:np2:base") and not backends._on_base("hf_sftprep:np2")
     assert "| llama3 | 100 | hf_sftprep | 2.00× |" in text.split("num_proc=2 vs num_proc=1")[1]
     assert "| llama3 | 100 | hf_sftprep | 0.80× |" in text.split("one tokenizer thread")[1]

@@ -64,6 +64,8 @@ def plan(quick: bool, name: str = "main", base: bool = False) -> list[tuple]:
     before = ["hf_sftprep:base"] if base else []
     if quick:
         return [("llama3", "chat", 60, METHODS + WARM + ["hf_sftprep:np2", "hf_sftprep:t1"] + before, 1)]
+    if name == "warm":  # the warm rows alone (to re-run them into an earlier run's results, see --merge)
+        return [("llama3", "chat", 20000, WARM, 2)]
     if name == "threshold":  # where the fastokens build starts to pay for itself
         return [("llama3", "chat", n, ["hf_sftprep_hf", "hf_sftprep_build"], 3) for n in (1000, 2000, 4000, 8000, 12000)]
     return [
@@ -149,12 +151,12 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(doc: Path, body: str) -> None:
-    """Replace (or append) this script's section of docs/benchmarks.md."""
+def write_section(doc: Path, body: str, heading: str = HEADING) -> None:
+    """Replace (or append) a script's section (this one's by default) of docs/benchmarks.md."""
     text = doc.read_text()
-    if HEADING in text:
-        start = text.index(HEADING)
-        nxt = text.find("\n## ", start + len(HEADING))
+    if heading in text:
+        start = text.index(heading)
+        nxt = text.find("\n## ", start + len(heading))
         text = text[:start] + body.rstrip() + "\n" + (text[nxt:] if nxt != -1 else "")
     else:
         text = text.rstrip() + "\n\n" + body.rstrip() + "\n"
@@ -168,7 +170,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=str(HERE / "results" / "backends.json"))
     p.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"), help="'' to leave the docs alone")
     p.add_argument("--render", action="store_true", help="only rewrite the docs section from --out")
-    p.add_argument("--plan", default="main", choices=("main", "threshold"))
+    p.add_argument("--plan", default="main", choices=("main", "threshold", "warm"))
     p.add_argument("--base", default=None, help="a commit whose library runs the hf_sftprep@base rows (git worktree)")
     args = p.parse_args(argv)
     work = Path(args.work)
@@ -191,11 +193,15 @@ def main(argv=None) -> None:
                 subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, capture_output=True)
         load = {"before": [round(x, 2) for x in before], "after": [round(x, 2) for x in os.getloadavg()]}
         Path(args.out).write_text(json.dumps({"load_average": load, "base": args.base, "results": results}, indent=1))
+    rerun = None
     if isinstance(results, dict):  # written by this version: the results and the load average
-        load, results = results["load_average"], results["results"]
+        load, rerun, results = results["load_average"], results.get("warm_rerun"), results["results"]
     print(table(results))
     if args.doc and not args.quick and args.plan == "main":
         where = f"\nLoad average (1, 5, 15 min) before the run: {load['before']}; after: {load['after']}.\n" if load else ""
+        if rerun:  # the warm rows re-run with --plan warm and merged into the results
+            where += (f"The `_warm` rows were re-run apart (`--plan warm`; {rerun['why']}); load average before and after "
+                      f"that run: {rerun['load_average']['before']}, {rerun['load_average']['after']}.\n")
         write_section(Path(args.doc), HEADING + "\n\n" + INTRO + "\n" + table(results) + "\n" + where)
 
 

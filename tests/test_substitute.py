@@ -54,8 +54,8 @@ def _records(split, seed: int = 0, per_layout: int = 5) -> dict[str, list]:
     return {"messages": rows, "tools": tools}
 
 
-def _render_both(tok, records):
-    fast = SFTPreprocessor(tok, on_invalid="drop", backend="hf")
+def _render_both(tok, records, fast=None):
+    fast = fast or SFTPreprocessor(tok, on_invalid="drop", backend="hf")
     plain = SFTPreprocessor(tok, on_invalid="drop", backend="hf")
     plain.rows.substitute = None
     rows = list(range(len(records["messages"])))
@@ -73,7 +73,7 @@ def test_substituted_rows_equal_the_templates_rendering(request, name):
     tok = _tokenizer(request, name)
     pre = SFTPreprocessor(tok, on_invalid="drop", backend="hf")
     records = _records(pre.rows.verifier.split if pre.rows.verifier else None)
-    fast, got, want = _render_both(tok, records)
+    fast, got, want = _render_both(tok, records, pre)
     assert got.texts == want.texts
     assert got.targets == want.targets and got.kept == want.kept and got.dropped == want.dropped
     assert got.regions == want.regions and got.lost == want.lost

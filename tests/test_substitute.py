@@ -158,3 +158,18 @@ def test_layout_keys_keep_edges_and_values_but_not_texts(qwen):
     assert key(call) != key(other)
     sentinel_like = [{"role": "assistant", "tool_calls": [{"type": "function", "function": {"name": "zq1x", "arguments": "{}"}}]}]
     assert key(sentinel_like) is None and key(chat("a"), [{"name": "zq3x"}]) is None
+
+
+def test_layouts_are_learned_again_after_the_renderer_falls_back(qwen):
+    """The Renderer switches to apply_chat_template when its direct render differs on a row: splices made
+    from direct renders are dropped and learned again from the fallback's renders."""
+    tok = _chatml(qwen, CHATML.replace("{WRITE}", "{{ m.content }}"))
+    pre = SFTPreprocessor(tok, on_invalid="drop", backend="hf")
+    records = _chats([("q1", "a1"), ("q2", "a2"), ("q3", "a3")])
+    pre.render(records, [0, 1, 2])
+    sub = pre.rows.substitute
+    assert sub.substituted == 1 and sub.layouts
+    pre.rows.render.fallback_reason = "the direct render differs from apply_chat_template on row 7"
+    got = pre.render(_chats([("q4", "a4"), ("q5", "a5")]), [3, 4])
+    assert sub.substituted == 1  # both rows rendered for real: the layout is being learned again
+    assert got.texts == [tok.apply_chat_template(m, tokenize=False) for m in _chats([("q4", "a4"), ("q5", "a5")])["messages"]]

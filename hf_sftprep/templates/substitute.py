@@ -159,6 +159,7 @@ class Substituter:
         self.layouts: dict[tuple, object] = {}
         self.substituted = 0
         self.off: str | None = None
+        self._switched = getattr(render, "fallback_reason", None) is not None
         mode = os.environ.get(ENV, "")
         if mode not in ("", "sample", "all"):
             raise SFTPrepError(f"{ENV}={mode!r} is not supported; expected 'sample', 'all', or unset.")
@@ -168,12 +169,23 @@ class Substituter:
         """``(key, texts, splice or None)``; key None: this row is never substituted."""
         if self.off is not None:
             return None, None, None
+        if self._renderer_switched():  # layouts learned from the direct render are learned again
+            self.layouts.clear()
         found = layout(messages, trained, tools, self.split)
         if found is None:
             return None, None, None
         key, texts = found
         entry = self.layouts.get(key)
         return key, texts, entry if isinstance(entry, Splice) else None
+
+    def _renderer_switched(self) -> bool:
+        """True once, when the Renderer has switched to ``apply_chat_template`` since the last call (its direct
+        render differed on a row): splices made from direct renders are not trusted past that."""
+        switched = getattr(self.render, "fallback_reason", None) is not None
+        if switched and not self._switched:
+            self._switched = True
+            return True
+        return False
 
     def text(self, splice: Splice, texts: list[str], real) -> str | None:
         """The substituted text; every :attr:`every`-th one checked against ``real()`` (the real rendering).

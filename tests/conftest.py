@@ -12,6 +12,10 @@ from hf_sftprep.testing import offline
 # every row rendered by substitution is also rendered by the template, and a difference raises: each fast
 # path is checked against the plain path on every row of the suite (templates/substitute.py)
 os.environ.setdefault("HF_SFTPREP_CHECK_RENDERS", "all")
+# two xdist workers on two cores: torch's OpenMP pool of one thread per core in each would oversubscribe the
+# cores (the real SmolLM2 LoRA test took 152 s beside another worker, 19 s alone); one thread per worker
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)

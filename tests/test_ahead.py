@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
@@ -83,12 +84,14 @@ def gated(monkeypatch):
 
 
 @pytest.mark.parametrize("num_proc", [None, 2])
-def test_rows_rendered_ahead_are_labelled_as_the_hf_path_labels_them(llama3, gated, num_proc):
+def test_rows_rendered_ahead_are_labelled_as_the_hf_path_labels_them(llama3, gated, num_proc, caplog):
     rows = _rows(30, bad=(5, 17))
     raw = Dataset.from_list(rows)
     want, want_report = hf_sftprep.prepare(raw, llama3, backend="hf", on_invalid="drop", batch_size=4, return_report=True)
-    got, report = hf_sftprep.prepare(raw, llama3, on_invalid="drop", batch_size=4, num_proc=num_proc, return_report=True,
-                                     load_from_cache_file=False)
+    with caplog.at_level(logging.INFO, logger="hf_sftprep"):
+        got, report = hf_sftprep.prepare(raw, llama3, on_invalid="drop", batch_size=4, num_proc=num_proc,
+                                         return_report=True, load_from_cache_file=False)
+    assert "rendered 30 of 30 rows while the fast tokenizer backend was built" in caplog.text
     assert gated["ahead"] == [0, 30]  # the HF run: no build, nothing ahead; then every row before the map
     if num_proc is None:
         assert gated["renders"] == 0  # the map rendered nothing again

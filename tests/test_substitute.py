@@ -43,7 +43,7 @@ def _variant(messages: list[dict], rng: random.Random, split) -> list[dict]:
     return out
 
 
-def _records(split, seed: int = 0, per_layout: int = 5) -> dict[str, list]:
+def _records(split, seed: int = 0, per_layout: int = 3) -> dict[str, list]:
     rng = random.Random(seed)
     rows, tools = [], []
     for kind in ("plain", "plain", "reasoning", "tools"):

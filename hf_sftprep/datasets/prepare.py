@@ -114,6 +114,8 @@ def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_
         texts = []
     pre.encoder.decide(texts, wait=False, rows=dataset.num_rows)
     ahead = render_ahead(dataset, pre, num_proc, batch_size)
+    if ahead:
+        logger.info("hf_sftprep: rendered %d of %d rows while the fast tokenizer backend was built", ahead, dataset.num_rows)
     if ahead or (num_proc and num_proc > 1):
         pre.encoder.decide(texts, wait=True, rows=dataset.num_rows)
 

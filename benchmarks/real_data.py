@@ -91,6 +91,7 @@ def run_one(name: str, raw, cache: Path, prepare_only: bool) -> dict:
     out = {"rows_in": report.rows_in, "rows_out": report.rows_out, "dropped": report.dropped,
            "prepare_s": round(prep_s, 2), "tokens": report.tokens, "trained_tokens": report.trained_tokens}
     print(f"[{name}] prepare: {report.rows_out:,} of {report.rows_in:,} rows kept in {prep_s:.1f} s", flush=True)
+    out["substituted"] = substituted(raw, tok)
     if prepare_only:
         return out
     start = time.perf_counter()
@@ -100,6 +101,19 @@ def run_one(name: str, raw, cache: Path, prepare_only: bool) -> dict:
     print(check.summary(), flush=True)
     print(f"[{name}] verify: {out['verify_s']:.1f} s", flush=True)
     return out
+
+
+def substituted(raw, tok) -> dict:
+    """How the render stage rendered the kept rows (one process, the rows in order): by substitution into a
+    layout's checked rendering, or by the template; and the number of layouts learned."""
+    from hf_sftprep import SFTPreprocessor
+
+    pre = SFTPreprocessor(tok, on_invalid="drop", backend="hf")
+    sub = pre.rows.substitute
+    kept = 0
+    for start in range(0, raw.num_rows, 1000):
+        kept += len(pre.render(raw[start:start + 1000], list(range(start, min(start + 1000, raw.num_rows)))).texts)
+    return {"kept": kept, "substituted": sub.substituted if sub else 0, "layouts": len(sub.layouts) if sub else 0}
 
 
 def drop_table(results: dict, base: dict | None) -> str:
@@ -120,11 +134,12 @@ def drop_table(results: dict, base: dict | None) -> str:
 
 def verify_table(results: dict) -> str:
     lines = ["| tokenizer | rows checked | matching | input_ids differ | labels differ | not attributable | "
-             "verify s | prepare s |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "rendered by substitution (layouts) | verify s | prepare s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, t in results["tokenizers"].items():
-        v = t["verify"]
+        v, sub = t["verify"], t.get("substituted")
+        subs = f"{sub['substituted']:,} of {sub['kept']:,} ({sub['layouts']:,})" if sub else "–"
         lines.append(f"| {name} | {v['checked']:,} | {v['matching']:,} | {v['ids_differ']:,} | {v['labels_differ']:,} "
-                     f"| {v['not_attributable']:,} | {t['verify_s']:.1f} | {t['prepare_s']:.1f} |")
+                     f"| {v['not_attributable']:,} | {subs} | {t['verify_s']:.1f} | {t['prepare_s']:.1f} |")
     return "\n".join(lines)
 
 
@@ -148,7 +163,9 @@ Every kept row, verified:
 
 {verify_table(results)}
 
-Not attributable, by reason: {reasons}. Before the reference fix 03c791e (a message's text searched past
+"Rendered by substitution": kept rows whose text was their layout's checked sentinel rendering with the row's
+texts put back (templates/substitute.py), rather than a template run; verify's ids column compares every one of
+them with `apply_chat_template`. Not attributable, by reason: {reasons}. Before the reference fix 03c791e (a message's text searched past
 what its prefix rendering shares with the full rendering) this run gave 134 per tokenizer: 131 `prefix_renders`,
 most of them rows that hold one answer twice, and 3 `text_elsewhere`; 0.4.0 left 23 per tokenizer, fixed in
 a82dea7: a text that occurs again later, an answer given twice or a command typed twice (records 800, 919,

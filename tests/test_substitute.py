@@ -173,3 +173,32 @@ def test_layouts_are_learned_again_after_the_renderer_falls_back(qwen):
     got = pre.render(_chats([("q4", "a4"), ("q5", "a5")]), [3, 4])
     assert sub.substituted == 1  # both rows rendered for real: the layout is being learned again
     assert got.texts == [tok.apply_chat_template(m, tokenize=False) for m in _chats([("q4", "a4"), ("q5", "a5")])["messages"]]
+
+
+# -- randomized: arbitrary texts on real tokenizers, one preprocessor across examples so layouts repeat -------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_EDGE = st.sampled_from(["", " ", "\n", "  \n", "\t"])
+_CORE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=40).map(str.strip).filter(bool)
+_TEXT = st.builds(lambda a, core, b: a + core + b, _EDGE, _CORE, _EDGE)
+_ROLES = [["user", "assistant"], ["system", "user", "assistant"], ["user", "assistant", "user", "assistant"]]
+
+
+@pytest.mark.parametrize("tok_name", ["llama3", "qwen"])
+def test_random_texts_substitute_to_the_templates_rendering(request, tok_name):
+    tok = request.getfixturevalue(tok_name)
+    pre = SFTPreprocessor(tok, on_invalid="drop", backend="hf", special_tokens_in_content="split")
+    seen = {"rows": 0}
+
+    @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(roles=st.sampled_from(_ROLES), texts=st.lists(_TEXT, min_size=4, max_size=4))
+    def check(roles, texts):
+        messages = [{"role": r, "content": t} for r, t in zip(roles, texts)]
+        got = pre.render({"messages": [messages] * 3}, [seen["rows"], seen["rows"] + 1, seen["rows"] + 2])
+        seen["rows"] += 3
+        assert not got.dropped, got.dropped
+        assert got.texts == [tok.apply_chat_template(messages, tokenize=False)] * 3
+
+    check()
+    assert pre.rows.substitute.substituted >= 40  # each example's third row at least

@@ -8,6 +8,7 @@ fresh subprocess per run with its own datasets cache, and writes benchmarks/resu
 
     python benchmarks/cold_start.py                  # Llama 3 and Qwen2.5, 20k and 100k chats, 3 runs each
     python benchmarks/cold_start.py --rows 2000 --runs 1 --doc ''   # a quick check
+    python benchmarks/cold_start.py --tree /tmp/base_tree --out /tmp/base_cold.json --doc ''  # an older tree
 """
 
 from __future__ import annotations
@@ -84,8 +85,13 @@ def worker(args) -> None:
     totals: dict[str, float] = {}
     counts: dict[str, int] = {}
     for label, module, cls, name in STAGES:
-        owner = importlib.import_module(module)
-        _wrap(getattr(owner, cls) if cls else owner, name, label, totals, counts)
+        try:
+            owner = importlib.import_module(module)
+            owner = getattr(owner, cls) if cls else owner
+        except (ImportError, AttributeError):  # an older tree (--tree) without this stage
+            continue
+        if hasattr(owner, name):
+            _wrap(owner, name, label, totals, counts)
     from hf_sftprep.tokens import fast_backend
 
     real_build = fast_backend._build
@@ -107,10 +113,10 @@ def worker(args) -> None:
                       "tokens": report.tokens, "backend": report.tokenizer_backend}))
 
 
-def measure(tokenizer: str, rows: int, work: Path, tok_cache: Path) -> dict:
+def measure(tokenizer: str, rows: int, work: Path, tok_cache: Path, tree: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(dir=work) as cache:
         env = dict(os.environ, HF_DATASETS_CACHE=cache, TOKENIZERS_PARALLELISM="true",
-                   PYTHONPATH=os.pathsep.join([str(HERE), str(ROOT)]))
+                   PYTHONPATH=os.pathsep.join([str(HERE), str(tree or ROOT)]))
         cmd = [sys.executable, str(Path(__file__).resolve()), "worker", "--tokenizer", tokenizer, "--rows", str(rows),
                "--work", str(work), "--tok-cache", str(tok_cache)]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -143,7 +149,7 @@ def driver(args) -> list[dict]:
         _tokenizer(tok_cache, tokenizer)
         for rows in map(int, args.rows.split(",")):
             _data_file("chat", rows, work)
-            runs = [measure(tokenizer, rows, work, tok_cache) for _ in range(args.runs)]
+            runs = [measure(tokenizer, rows, work, tok_cache, Path(args.tree) if args.tree else None) for _ in range(args.runs)]
             mid = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
             stages = {k: statistics.median(r["stages"].get(k, 0.0) for r in runs) for k in mid["stages"]}
             results.append({**mid, "stages": stages, "tokenizer": tokenizer, "all_seconds": [round(r["seconds"], 3) for r in runs]})
@@ -162,6 +168,8 @@ def main(argv=None) -> None:
     p.add_argument("--tokenizers", default="llama3,qwen2_5")
     p.add_argument("--rows", default="20000,100000")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--tree", default=None, help="another checkout whose library runs (e.g. a git worktree of an "
+                   "older commit; its stages that this tree lacks are left out); use with --doc '' and --out")
     p.add_argument("--work", default=str(HERE / "results" / "work"))
     p.add_argument("--out", default=str(HERE / "results" / "cold_start.json"))
     p.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"), help="'' to leave the docs alone")

@@ -90,13 +90,11 @@ class FastokensOnly:
         self.build_seconds = time.perf_counter() - start
 
     def __call__(self, raw):
-        import numpy as np
         from datasets import Dataset
 
-        ids, offsets = self.fast.encode_batch_flat(self.texts, add_special_tokens=False)
-        values = pa.array(np.frombuffer(ids, dtype="<u4").view(np.int32))
-        column = pa.ListArray.from_arrays(pa.array(np.frombuffer(offsets, dtype="<u8").astype(np.int32)), values)
-        return Dataset(pa.table({"input_ids": column}))
+        from hf_sftprep.tokens.fast_backend import _fast_encode  # encode_batch_flat into int32 Arrow, as prepare() does
+
+        return Dataset(pa.table({"input_ids": _fast_encode(self.fast, self.texts)}))
 
 
 def fastokens_only(tok, num_proc=None):

@@ -202,3 +202,40 @@ def test_random_texts_substitute_to_the_templates_rendering(request, tok_name):
 
     check()
     assert pre.rows.substitute.substituted >= 40  # each example's third row at least
+
+
+def test_json_loaded_real_shapes_equal_the_plain_path(qwen, tmp_path, monkeypatch):
+    """Records through load_dataset('json'): struct columns fill absent keys with None (a `name` on some
+    messages), `tools` as "[]" and as null, chats that open with the assistant, two users in a row; each
+    layout repeated. prepare() with substitution gives the plain path's ids, labels and report."""
+    import json
+
+    import datasets
+
+    import hf_sftprep
+    from hf_sftprep.datasets import rows as rows_module
+
+    shapes = [
+        [{"role": "assistant", "content": "I can help."}, {"role": "user", "content": "q"},
+         {"role": "assistant", "content": "a"}],
+        [{"role": "user", "content": "first"}, {"role": "user", "content": "second", "name": "bob"},
+         {"role": "assistant", "content": " answer\n"}],
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+    ]
+    rng = random.Random(3)
+    records = []
+    for k in range(36):
+        messages = _variant(shapes[k % 3], rng, None)
+        records.append({"messages": messages, "tools": "[]" if k % 2 else None})
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    raw = datasets.load_dataset("json", data_files=str(path), split="train")
+    substituted = []
+    real_text = substitute.Substituter.text
+    monkeypatch.setattr(substitute.Substituter, "text", lambda self, *a: substituted.append(1) or real_text(self, *a))
+    got, report = hf_sftprep.prepare(raw, qwen, return_report=True, backend="hf", load_from_cache_file=False)
+    assert len(substituted) == 24  # 6 layouts (3 shapes x tools or not) of 6 rows: from each one's third row on
+    monkeypatch.setattr(rows_module, "Substituter", lambda *a: None)
+    want, want_report = hf_sftprep.prepare(raw, qwen, return_report=True, backend="hf", load_from_cache_file=False)
+    assert got["input_ids"] == want["input_ids"] and got["labels"] == want["labels"]
+    assert report.dropped == want_report.dropped and report.rows_out == want_report.rows_out == 36

@@ -107,11 +107,13 @@ def _decide_backend(dataset: Dataset, pre: SFTPreprocessor, fmt: str, load_from_
         if any(folder.glob(f"cache-{fp}*.arrow")):
             return
     pre.encoder.plan(dataset.num_rows, serialized)  # before the head's shape check encodes anything
-    head = dataset[: min(8, dataset.num_rows)]
-    try:
-        texts = pre.render(head, list(range(min(8, dataset.num_rows)))).texts
-    except (RowError, SFTPrepError):  # the map reports bad rows with their context; decide on the probes
-        texts = []
+    texts = []
+    if pre.encoder.choice is None:  # else HF is chosen (backend="hf", a small dataset): no build to check rows for
+        head = dataset[: min(8, dataset.num_rows)]
+        try:
+            texts = pre.render(head, list(range(min(8, dataset.num_rows)))).texts
+        except (RowError, SFTPrepError):  # the map reports bad rows with their context; decide on the probes
+            pass
     pre.encoder.decide(texts, wait=False, rows=dataset.num_rows)
     ahead = render_ahead(dataset, pre, num_proc, batch_size)
     if ahead:

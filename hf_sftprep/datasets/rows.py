@@ -38,8 +38,7 @@ class RowRenderer:
         self.tokenizer, self.options, self.spec, self.specials = tokenizer, options, spec, specials
         self.render, self.verifier = render, verifier
         # rows rendered by substitution where the template only writes message text (templates/substitute.py)
-        self.substitute = (Substituter(render, verifier.split) if verifier is not None and not verifier.reads
-                           and options.train_on_eot != "all" else None)
+        self.substitute = Substituter(render, verifier.split) if verifier is not None and not verifier.reads else None
         self.leads: list[str] = []  # train_on_eot="all": each rendered row's lead (:meth:`lead`), taken by render_rows
         features = options.features
         # the columns whose nested nulls may be Arrow's (struct columns); below Json ones they are the user's

@@ -213,7 +213,7 @@ class _Splitter:
         return self._first.search(text) is not None
 
 
-_SENTINEL = re.compile(r"zq\d+x")
+_SENTINEL = re.compile(r"zq(\d+)x")  # group 1: the number (substitute.py)
 
 
 def text_sentinels(messages: list[dict], split: re.Pattern | None) -> tuple[list[dict], dict[str, str]]:

@@ -28,19 +28,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 
 from ..errors import SFTPrepError
-from .shapes import _TEXT_KEYS, _edges, _Splitter, text_sentinels
+from .shapes import _SENTINEL, _TEXT_KEYS, _edges, _Splitter, text_sentinels
 
 logger = logging.getLogger("hf_sftprep")
 
 ENV = "HF_SFTPREP_CHECK_RENDERS"
 CHECK_EVERY = 97  # every this many substituted rows, one is also rendered for real
-_SENTINEL_SPLIT = re.compile(r"zq(\d+)x")
 _TORTURE = "\"T{k}\\ <b>&amp; 'q'\n\t\u00e9\u4e2d\U0001f642 {{{{x}}}} \\u0041\u2028\""
-_SEEN_ONCE = 1  # a layout's first row: rendered for real
-_NOT_SUBSTITUTED = 0  # a layout that failed a check (or holds the sentinel pattern)
+_SEEN_ONCE = object()  # a layout's first row: rendered for real
+_NOT_SUBSTITUTED = object()  # a layout that failed a check
 _MAX_LAYOUTS = 50_000
 
 
@@ -72,7 +70,7 @@ def layout(messages: list[dict], trained: list[bool], tools, split) -> tuple[tup
             parts.append((role, c, None))  # blank or empty: kept as it is
     if tools is not None:
         dumped = _dumped(tools)
-        if dumped is None or _SENTINEL_SPLIT.search(dumped):
+        if dumped is None or _SENTINEL.search(dumped):
             return None
         parts.append(dumped)
     parts.append(tuple(trained))
@@ -84,14 +82,14 @@ def _general(messages, trained, tools, split):
     """The layout of a row with fields other than role and content: its sentinel conversation as JSON."""
     msgs, found = text_sentinels(messages, split)
     dumped = _dumped([msgs, tools])
-    if dumped is None or len(_SENTINEL_SPLIT.findall(dumped)) != _sentinel_count(msgs):
+    if dumped is None or len(_SENTINEL.findall(dumped)) != _sentinel_count(msgs):
         return None  # a value outside the texts holds the sentinel pattern
     return ("general", dumped, tuple(trained)), [found[f"zq{k}x"] for k in range(1, len(found) + 1)]
 
 
 def _sentinel_count(msgs: list[dict]) -> int:
     """The sentinel pattern's occurrences in the text fields (each sentinel once, and once more per alias)."""
-    return sum(len(_SENTINEL_SPLIT.findall(m[k])) for m in msgs for k in _TEXT_KEYS if isinstance(m.get(k), str))
+    return sum(len(_SENTINEL.findall(m[k])) for m in msgs for k in _TEXT_KEYS if isinstance(m.get(k), str))
 
 
 def _dumped(value) -> str | None:
@@ -101,14 +99,9 @@ def _dumped(value) -> str | None:
         return None
 
 
-def sentinel_messages(messages: list[dict], split) -> list[dict]:
-    """The messages with their text pieces replaced by sentinels, numbered as :func:`layout` orders them."""
-    return text_sentinels(messages, split)[0]
-
-
 def _replace_all(value, texts: list[str]):
     if isinstance(value, str):
-        return _SENTINEL_SPLIT.sub(lambda m: texts[int(m.group(1)) - 1], value)
+        return _SENTINEL.sub(lambda m: texts[int(m.group(1)) - 1], value)
     if isinstance(value, dict):
         return {k: _replace_all(v, texts) for k, v in value.items()}
     if isinstance(value, list):
@@ -122,7 +115,7 @@ class Splice:
     __slots__ = ("pieces", "order")
 
     def __init__(self, rendered: str, count: int):
-        cut = _SENTINEL_SPLIT.split(rendered)
+        cut = _SENTINEL.split(rendered)
         self.pieces = cut[0::2]
         self.order = [int(k) - 1 for k in cut[1::2]]
         if any(k >= count for k in self.order):
@@ -213,7 +206,7 @@ class Substituter:
 
     def _checked(self, messages, tools, texts: list[str], real_text: str) -> Splice | None:
         try:
-            msgs = sentinel_messages(messages, self.split)
+            msgs = text_sentinels(messages, self.split)[0]  # numbered as layout() orders texts
             splice = Splice(self.render(msgs, tools=tools), len(texts))
             if splice(texts) != real_text:
                 return None
